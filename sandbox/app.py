@@ -1,0 +1,247 @@
+"""The sandbox API: Flask + Flask-CORS + SQLAlchemy + Stripe, run by gunicorn.
+
+gunicorn loads it with ``sandbox.app:create_app_from_env()``; the settings come from the JSON file
+named by SANDBOX_APP_SETTINGS. A twin changes the app only through those settings.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import stripe
+from flask import Flask, Response, jsonify, request, session, url_for
+from flask_cors import CORS
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.security import check_password_hash
+
+SETTINGS_ENV = "SANDBOX_APP_SETTINGS"
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "secret_key": None,
+    "database_url": None,
+    "webhook_secret": None,
+    "pool": {"size": 5, "max_overflow": 5, "timeout": 10, "recycle": 1800, "pre_ping": True},
+    "cors": {
+        "enabled": True,
+        # Two origins, as in the VeriHome guide; it also makes Flask-CORS send Vary: Origin.
+        "origins": ["https://app.preflight.test", "https://www.preflight.test"],
+        "supports_credentials": True,
+        "allow_headers": ["authorization", "content-type", "x-csrftoken"],
+        "methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        "max_age": 600,
+        "vary_header": True,
+    },
+    "cookies": {
+        "session_secure": True,
+        "session_httponly": True,
+        "session_samesite": "Lax",
+        "session_days": 7,
+        "remember_secure": True,
+        "remember_httponly": True,
+        "remember_samesite": "Lax",
+        "remember_days": 30,
+        "csrf_secure": True,
+        "csrf_samesite": "Lax",
+    },
+    # verify: "signature" (stripe.Webhook.construct_event), "none", "header-presence",
+    # or "no-tolerance" (HMAC checked, timestamp not).
+    "webhook": {"path": "/webhooks/stripe/", "verify": "signature"},
+}
+
+PROPERTIES = [
+    {"id": 42, "title": "Sunny two-bedroom flat", "city": "Lisbon", "price_per_month": 1450},
+    {"id": 43, "title": "Loft near the river", "city": "Porto", "price_per_month": 1180},
+    {"id": 44, "title": "Family house with garden", "city": "Braga", "price_per_month": 1720},
+]
+
+
+def merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Deep-merge override into a copy of base; an unknown key is an error (catches typos)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if key not in merged:
+            raise KeyError(f"unknown setting {where}{key}")
+        if isinstance(merged[key], dict) and isinstance(value, dict):
+            merged[key] = merge(merged[key], value, f"{where}{key}.")
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def create_app_from_env() -> Flask:
+    with open(os.environ[SETTINGS_ENV]) as handle:
+        return create_app(json.load(handle))
+
+
+def create_app(settings: dict[str, Any]) -> Flask:
+    cfg = merge(DEFAULT_SETTINGS, settings)
+    for required in ("secret_key", "database_url", "webhook_secret"):
+        if not cfg[required]:
+            raise ValueError(f"setting {required} is required")
+    cookies = cfg["cookies"]
+
+    app = Flask(__name__)
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    app.config.update(
+        SECRET_KEY=cfg["secret_key"],
+        DEBUG=False,
+        PROPAGATE_EXCEPTIONS=False,
+        PREFERRED_URL_SCHEME="https",
+        SESSION_COOKIE_NAME="session",
+        SESSION_COOKIE_SECURE=cookies["session_secure"],
+        SESSION_COOKIE_HTTPONLY=cookies["session_httponly"],
+        SESSION_COOKIE_SAMESITE=cookies["session_samesite"],
+        PERMANENT_SESSION_LIFETIME=timedelta(days=cookies["session_days"]),
+    )
+
+    pool = cfg["pool"]
+    engine = sa.create_engine(
+        cfg["database_url"].replace("postgresql://", "postgresql+psycopg://", 1),
+        pool_size=pool["size"],
+        max_overflow=pool["max_overflow"],
+        pool_timeout=pool["timeout"],
+        pool_recycle=pool["recycle"],
+        pool_pre_ping=pool["pre_ping"],
+        connect_args={"connect_timeout": 5, "application_name": "preflight-sandbox-app"},
+    )
+
+    cors = cfg["cors"]
+    if cors["enabled"]:
+        CORS(
+            app,
+            resources={r"/api/*": {"origins": cors["origins"]}},
+            supports_credentials=cors["supports_credentials"],
+            allow_headers=cors["allow_headers"],
+            methods=cors["methods"],
+            max_age=cors["max_age"],
+            vary_header=cors["vary_header"],
+        )
+
+    _register_errors(app)
+    _register_api(app, engine, cookies)
+    _register_webhook(app, cfg["webhook"], cfg["webhook_secret"])
+    return app
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": message}), status
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Response, int]:
+        return _error(exc.code or 500, (exc.name or "error").lower())
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[Response, int]:
+        app.logger.exception("unhandled error")
+        return _error(500, "internal server error")
+
+
+def _register_api(app: Flask, engine: sa.Engine, cookies: dict[str, Any]) -> None:
+    @app.get("/api/health")
+    def health() -> tuple[Response, int]:
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            app.logger.exception("database health check failed")
+            return jsonify({"status": "error", "database": "error"}), 503
+        return jsonify({"status": "ok", "database": "ok"}), 200
+
+    def public(prop: dict[str, Any]) -> dict[str, Any]:
+        url = url_for("property_detail", property_id=prop["id"], _external=True)
+        return {**prop, "currency": "EUR", "url": url}
+
+    @app.get("/api/v1/properties")
+    def properties() -> Response:
+        return jsonify([public(p) for p in PROPERTIES])
+
+    @app.get("/api/v1/properties/<int:property_id>")
+    def property_detail(property_id: int) -> tuple[Response, int]:
+        for prop in PROPERTIES:
+            if prop["id"] == property_id:
+                return jsonify(public(prop)), 200
+        return _error(404, "not found")
+
+    @app.get("/api/v1/account")
+    def account() -> tuple[Response, int]:
+        if "user_id" not in session:
+            return _error(401, "authentication required")
+        return jsonify({"id": session["user_id"], "email": session.get("email")}), 200
+
+    @app.post("/api/auth/login")
+    def login() -> tuple[Response, int]:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return _error(400, "expected a JSON object with email and password")
+        email, password = body.get("email"), body.get("password")
+        if not isinstance(email, str) or not isinstance(password, str):
+            return _error(400, "expected a JSON object with email and password")
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.text("SELECT id, password_hash FROM users WHERE lower(email) = lower(:email)"),
+                {"email": email},
+            ).first()
+        if row is None or not check_password_hash(row.password_hash, password):
+            return _error(401, "invalid credentials")
+
+        session.clear()
+        session.permanent = True
+        session["user_id"] = row.id
+        session["email"] = email.lower()
+        response = jsonify({"status": "ok", "user": {"id": row.id, "email": email.lower()}})
+        response.set_cookie(
+            "remember_token",
+            secrets.token_urlsafe(32),
+            max_age=int(timedelta(days=cookies["remember_days"]).total_seconds()),
+            secure=cookies["remember_secure"],
+            httponly=cookies["remember_httponly"],
+            samesite=cookies["remember_samesite"],
+        )
+        # Not HttpOnly on purpose: the SPA reads it and echoes it in X-CSRFToken.
+        response.set_cookie(
+            "csrftoken",
+            secrets.token_urlsafe(32),
+            secure=cookies["csrf_secure"],
+            httponly=False,
+            samesite=cookies["csrf_samesite"],
+        )
+        return response, 200
+
+
+def _register_webhook(app: Flask, hook: dict[str, Any], secret: str) -> None:
+    mode = hook["verify"]
+    if mode not in ("signature", "none", "header-presence", "no-tolerance"):
+        raise ValueError(f"unknown webhook verify mode {mode!r}")
+
+    def stripe_webhook() -> tuple[Response, int]:
+        payload = request.get_data()
+        signature = request.headers.get("Stripe-Signature")
+        try:
+            if mode == "signature":
+                event = stripe.Webhook.construct_event(payload, signature, secret)
+                event_type = event.get("type")
+            else:
+                if mode == "header-presence" and not signature:
+                    return _error(400, "missing Stripe-Signature header")
+                text = payload.decode("utf-8")
+                if mode == "no-tolerance":
+                    stripe.WebhookSignature.verify_header(text, signature, secret, tolerance=None)
+                event_type = json.loads(text).get("type")
+        except stripe.SignatureVerificationError:
+            return _error(400, "invalid signature")
+        except (ValueError, AttributeError):
+            return _error(400, "invalid payload")
+        app.logger.info("stripe event received: %s", event_type)
+        return jsonify({"received": True}), 200
+
+    # A path without a trailing slash is strict in Werkzeug: POST .../stripe/ answers 404.
+    app.add_url_rule(hook["path"], "stripe_webhook", stripe_webhook, methods=["POST"])

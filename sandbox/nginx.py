@@ -1,0 +1,120 @@
+"""nginx for one twin: render the config from the template and the twin's knobs, then run it."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from sandbox.proc import Process, Supervisor, free_port, is_root, port_open
+from sandbox.tls import Certificates
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+DEFAULT_KNOBS: dict[str, Any] = {
+    "build": "prod",  # "dev": the development build, source map included
+    "mime_types": True,  # include /etc/nginx/mime.types
+    "gzip": True,
+    "spa_fallback": True,  # location / ends its try_files with /index.html (else =404)
+    "assets_fallback": False,  # /static/ falls back to /index.html (else =404)
+    "shell_cache_control": "no-cache",
+    "shell_expires": None,
+    "assets_expires": "30d",
+    "assets_cache_control": "public, max-age=2592000, immutable",
+    "api_locations": ["/api/"],
+    "webhooks": True,  # a /webhooks/ location proxied to the app
+    "cors": None,  # None (the app's Flask-CORS), "wildcard-credentials" or "preflight-only"
+    "http_redirect": True,  # the plain-HTTP server redirects (else it serves the site)
+}
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
+
+
+def knobs_for(overrides: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(overrides) - set(DEFAULT_KNOBS)
+    if unknown:
+        raise KeyError(f"unknown nginx knobs: {sorted(unknown)}")
+    return {**DEFAULT_KNOBS, **overrides}
+
+
+def nginx_binary() -> str:
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+class Nginx:
+    """Everything lives under `directory`: conf, pid, temp paths, logs."""
+
+    def __init__(
+        self,
+        twin: str,
+        directory: Path,
+        *,
+        knobs: dict[str, Any],
+        web_root: Path,
+        certificates: Certificates,
+        cors_origins: list[str],
+    ) -> None:
+        self.twin = twin
+        self.directory = directory
+        self.knobs = knobs_for(knobs)
+        self.web_root = web_root
+        self.certificates = certificates
+        self.cors_origins = cors_origins
+        self.conf = directory / "nginx.conf"
+        self.log_dir = directory / "logs"
+        self.error_log = self.log_dir / "error.log"
+        self.http_port = 0
+        self.https_port = 0
+
+    def render(self, app_port: int) -> str:
+        user = None
+        if is_root():
+            # Workers run as the invoking user, like gunicorn: the workdir may be private (0700).
+            user = f"{pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name}"
+        return _env.get_template("nginx.conf.j2").render(
+            twin=self.twin,
+            user=user,
+            knobs=self.knobs,
+            conf_dir=self.directory,
+            run_dir=self.directory,
+            log_dir=self.log_dir,
+            tmp_dir=self.directory / "tmp",
+            web_root=self.web_root,
+            app_port=app_port,
+            http_port=self.http_port,
+            https_port=self.https_port,
+            certificate=self.certificates.server_chain,
+            certificate_key=self.certificates.server_key,
+            cors_origins=self.cors_origins,
+        )
+
+    def start(self, supervisor: Supervisor, app_port: int, deadline: float) -> Process:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        (self.directory / "tmp").mkdir(exist_ok=True)
+        shutil.copyfile(TEMPLATES / "security-headers.conf", self.directory / "security-headers.conf")
+
+        def launch() -> Process:
+            self.http_port, self.https_port = free_port(), free_port()
+            self.conf.write_text(self.render(app_port))
+            argv = [nginx_binary(), "-p", f"{self.directory}/", "-c", str(self.conf),
+                    "-e", str(self.error_log), "-g", "daemon off;"]
+            return supervisor.spawn(f"nginx '{self.twin}'", argv, self.error_log,
+                                    cwd=self.directory)
+
+        def wait(proc: Process) -> None:
+            proc.wait_until(lambda: port_open(self.http_port) and port_open(self.https_port),
+                            deadline, f"listening on ports {self.http_port} and {self.https_port}")
+
+        return supervisor.spawn_retrying(launch, wait)
