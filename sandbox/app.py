@@ -6,7 +6,6 @@ named by SANDBOX_APP_SETTINGS. A twin changes the app only through those setting
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import secrets
@@ -21,58 +20,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash
 
-SETTINGS_ENV = "SANDBOX_APP_SETTINGS"
-
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "secret_key": None,
-    "database_url": None,
-    "webhook_secret": None,
-    "pool": {"size": 5, "max_overflow": 5, "timeout": 10, "recycle": 1800, "pre_ping": True},
-    "cors": {
-        "enabled": True,
-        # Two origins, as in the VeriHome guide; it also makes Flask-CORS send Vary: Origin.
-        "origins": ["https://app.preflight.test", "https://www.preflight.test"],
-        "supports_credentials": True,
-        "allow_headers": ["authorization", "content-type", "x-csrftoken"],
-        "methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        "max_age": 600,
-        "vary_header": True,
-    },
-    "cookies": {
-        "session_secure": True,
-        "session_httponly": True,
-        "session_samesite": "Lax",
-        "session_days": 7,
-        "remember_secure": True,
-        "remember_httponly": True,
-        "remember_samesite": "Lax",
-        "remember_days": 30,
-        "csrf_secure": True,
-        "csrf_samesite": "Lax",
-    },
-    # verify: "signature" (stripe.Webhook.construct_event), "none", "header-presence",
-    # or "no-tolerance" (HMAC checked, timestamp not).
-    "webhook": {"path": "/webhooks/stripe/", "verify": "signature"},
-}
+from sandbox.settings import DEFAULT_SETTINGS, SETTINGS_ENV, merge
 
 PROPERTIES = [
     {"id": 42, "title": "Sunny two-bedroom flat", "city": "Lisbon", "price_per_month": 1450},
     {"id": 43, "title": "Loft near the river", "city": "Porto", "price_per_month": 1180},
     {"id": 44, "title": "Family house with garden", "city": "Braga", "price_per_month": 1720},
 ]
-
-
-def merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> dict[str, Any]:
-    """Deep-merge override into a copy of base; an unknown key is an error (catches typos)."""
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if key not in merged:
-            raise KeyError(f"unknown setting {where}{key}")
-        if isinstance(merged[key], dict) and isinstance(value, dict):
-            merged[key] = merge(merged[key], value, f"{where}{key}.")
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def create_app_from_env() -> Flask:

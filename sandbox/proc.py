@@ -169,13 +169,23 @@ class Supervisor:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._closed = False
         self.processes: list[Process] = []
 
     def spawn(self, name: str, argv: Sequence[str], log: Path, **kwargs: Any) -> Process:
-        proc = Process(name, argv, log, **kwargs)
+        # Under the lock, so that a start racing with close() either is stopped or never happens.
         with self._lock:
+            if self._closed:
+                raise SandboxError(f"{name}: not started, the sandbox is stopping")
+            proc = Process(name, argv, log, **kwargs)
             self.processes.append(proc)
         return proc
+
+    def close(self) -> list[Process]:
+        """Refuse new processes from now on; return the ones started so far."""
+        with self._lock:
+            self._closed = True
+            return list(self.processes)
 
     def spawn_retrying(
         self, launch: Callable[[], Process], wait: Callable[[Process], None], attempts: int = 3
@@ -199,12 +209,19 @@ class Supervisor:
         with self._lock:
             return [proc.pid for proc in self.processes if proc.alive()]
 
-    def stop(self, first: Sequence[Process] = (), timeout: float = 10.0) -> None:
-        """Stop `first` (e.g. the clients), then everything else."""
+    def stop(
+        self,
+        first: Sequence[Process] = (),
+        between: Callable[[], None] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        """Stop `first` (the clients), call `between`, then stop everything else."""
         with self._lock:
             rest = [proc for proc in self.processes if proc not in first]
-        for batch in (list(first), rest):
-            stop_all(batch, timeout)
+        stop_all(first, timeout)
+        if between is not None:
+            between()
+        stop_all(rest, timeout)
 
 
 def stop_all(processes: Sequence[Process], timeout: float = 10.0) -> None:

@@ -22,7 +22,7 @@ class Certificates:
 def make_certificates(directory: Path) -> Certificates:
     directory.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA(organization_name="preflight sandbox")
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     leaf = ca.issue_cert(
         "localhost",
         "127.0.0.1",

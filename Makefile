@@ -1,0 +1,50 @@
+# preflight: `make demo` runs the suite against the sandbox, `make test` runs the self-tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup system demo test lint docs bench clean
+
+setup: system $(VENV)/.installed
+
+# nginx, PostgreSQL and Redis from Debian's packages, only when they are missing.
+system:
+	@missing=""; \
+	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing="$$missing nginx-light"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "preflight needs:$$missing (apt-get install$$missing as root)"; exit 1; fi; \
+	  echo "installing:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[sandbox,dev]'
+	touch $@
+
+# The suite against the sandbox (environments/local.yml): starts it, checks it, stops it.
+demo: setup
+	$(BIN)/pytest --env=local --intrusive
+
+# The self-tests: each check passes on the good sandbox and fails on its twin, the loader,
+# reports, faults, secrets, xdist.
+test: setup
+	$(BIN)/pytest -c selftests/pytest.ini selftests
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+docs: setup
+	$(BIN)/python -m fixtures.catalogue > docs/CHECKS.md
+
+bench: setup
+	$(BIN)/python bench/probe_cache.py
+
+clean:
+	rm -rf $(VENV) reports/*.html reports/*.xml reports/*.json

@@ -1,0 +1,90 @@
+"""python -m sandbox up [--twin NAME ...] [--state FILE] | python -m sandbox twins"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shlex
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from sandbox.stack import DEFAULT_TIMEOUT, SandboxError, start
+from sandbox.twins import TWINS
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def cmd_twins(_: argparse.Namespace) -> int:
+    width = max(len(name) for name in TWINS)
+    for twin in TWINS.values():
+        print(f"{twin.name:<{width}}  {twin.description}")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    names = args.twin or ["good"]
+    if "all" in names:
+        names = list(TWINS)
+    # SIGTERM and SIGHUP take the same path as Ctrl-C, so every process is stopped.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    sandbox = None
+    state: Path | None = None
+    try:
+        began = time.monotonic()
+        sandbox = start(names, args.workdir, timeout=args.timeout)
+        elapsed = time.monotonic() - began
+        state = args.state or sandbox.workdir / "state.json"
+        sandbox.write_state(state)
+        for name in sandbox.twins:
+            print(f"# twin: {name}")
+            for key, value in sandbox.variables(name).items():
+                print(f"export {key}={shlex.quote(value)}")
+        print(f"# started {len(names)} twin(s) in {elapsed:.1f} s; workdir {sandbox.workdir}")
+        print(f"# state file: {state}")
+        print(f"# run the suite against it: pytest --env=local --sandbox-state {state}")
+        print("# Ctrl-C stops the sandbox.", flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("\n# stopping the sandbox", file=sys.stderr)
+    except SandboxError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        # A second Ctrl-C must not cut the cleanup short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if sandbox is not None:
+            sandbox.stop()
+        if state is not None:
+            # It would name processes that no longer exist.
+            with contextlib.suppress(OSError):
+                state.unlink()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the sandbox and wait for Ctrl-C")
+    up.add_argument("--twin", action="append", metavar="NAME",
+                    help="a twin to run (repeatable; 'all' for every twin); default: good")
+    up.add_argument("--state", type=Path, help="where to write the state file")
+    up.add_argument("--workdir", type=Path, help="keep configs and logs here (default: a temp dir)")
+    up.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                    help="seconds to wait for every part (default: %(default)s)")
+    up.set_defaults(func=cmd_up)
+    twins = sub.add_parser("twins", help="list the twins")
+    twins.set_defaults(func=cmd_twins)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The API application's settings: the defaults of the good stack, and how a twin overrides them.
+
+Kept apart from sandbox.app so that the sandbox itself need not import Flask and stripe.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+# gunicorn's app factory reads the JSON settings file named by this variable.
+SETTINGS_ENV = "SANDBOX_APP_SETTINGS"
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "secret_key": None,
+    "database_url": None,
+    "webhook_secret": None,
+    "pool": {"size": 5, "max_overflow": 5, "timeout": 10, "recycle": 1800, "pre_ping": True},
+    "cors": {
+        "enabled": True,
+        # Two origins, as in the VeriHome guide; it also makes Flask-CORS send Vary: Origin.
+        "origins": ["https://app.preflight.test", "https://www.preflight.test"],
+        "supports_credentials": True,
+        "allow_headers": ["authorization", "content-type", "x-csrftoken"],
+        "methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        "max_age": 600,
+        "vary_header": True,
+    },
+    "cookies": {
+        "session_secure": True,
+        "session_httponly": True,
+        "session_samesite": "Lax",
+        "session_days": 7,
+        "remember_secure": True,
+        "remember_httponly": True,
+        "remember_samesite": "Lax",
+        "remember_days": 30,
+        "csrf_secure": True,
+        "csrf_samesite": "Lax",
+    },
+    "webhook": {
+        "path": "/webhooks/stripe/",
+        # "signature" (stripe.Webhook.construct_event), "none", "header-presence",
+        # or "no-tolerance" (HMAC checked, timestamp not).
+        "verify": "signature",
+        # "environment": the endpoint secret the environment declares; "stale": another whsec_.
+        "secret": "environment",
+    },
+}
+
+
+def merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Deep-merge override into a copy of base; an unknown key is an error (catches typos)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if key not in merged:
+            raise KeyError(f"unknown setting {where}{key}")
+        if isinstance(merged[key], dict) and isinstance(value, dict):
+            merged[key] = merge(merged[key], value, f"{where}{key}.")
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged

@@ -1,0 +1,369 @@
+"""Start and stop the sandbox: shared parts once, then nginx + gunicorn for each twin, in parallel."""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures as cf
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import ssl
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from werkzeug.security import generate_password_hash
+
+from sandbox import spa
+from sandbox.appserver import AppServer
+from sandbox.nginx import Nginx, knobs_for
+from sandbox.postgres import Cluster
+from sandbox.proc import Process, SandboxError, Supervisor, is_root
+from sandbox.redis_server import RedisServer
+from sandbox.settings import DEFAULT_SETTINGS, merge
+from sandbox.tls import Certificates, make_certificates
+from sandbox.twins import TWINS, Twin
+
+__all__ = ["Sandbox", "SandboxError", "start", "DEFAULT_TIMEOUT", "VARIABLES"]
+
+DEFAULT_TIMEOUT = 30.0
+GOOD = "good"
+LOGIN_EMAIL = "smoke@preflight.test"
+VARIABLES = (
+    "SANDBOX_HTTPS_PORT",
+    "SANDBOX_HTTP_PORT",
+    "SANDBOX_CA_BUNDLE",
+    "SANDBOX_DATABASE_URL",
+    "SANDBOX_PG_MAX_CONNECTIONS",
+    "SANDBOX_REDIS_URL",
+    "SANDBOX_WEBHOOK_SECRET",
+    "SANDBOX_LOGIN_EMAIL",
+    "SANDBOX_LOGIN_PASSWORD",
+)
+
+T = TypeVar("T")
+
+
+@dataclass
+class _RunningTwin:
+    twin: Twin
+    cluster: Cluster
+    app: AppServer
+    nginx: Nginx
+    processes: tuple[Process, ...] = ()
+
+
+class Sandbox:
+    """A running sandbox. Create it with start(); stop() it (or use it as a context manager)."""
+
+    def __init__(self, workdir: Path, *, owns_workdir: bool) -> None:
+        self.workdir = workdir
+        self._owns_workdir = owns_workdir
+        self._supervisor = Supervisor()
+        self._stop_lock = threading.Lock()
+        self._stopped = False
+        self._twins: dict[str, _RunningTwin] = {}
+        self._clusters: dict[str, Cluster] = {}
+        self._redis = RedisServer(workdir / "redis", workdir / "redis" / "redis.log")
+        self._pg_home: Path | None = None
+        self._certs: Certificates | None = None
+        self.webhook_secret = "whsec_" + secrets.token_urlsafe(24)
+        self.login_email = LOGIN_EMAIL
+        self.login_password = secrets.token_urlsafe(18)
+
+    # --- public interface --------------------------------------------------------------------
+
+    @property
+    def twins(self) -> list[str]:
+        return list(self._twins)
+
+    def variables(self, twin: str = GOOD) -> dict[str, str]:
+        running = self._running(twin)
+        assert self._certs is not None
+        return {
+            "SANDBOX_HTTPS_PORT": str(running.nginx.https_port),
+            "SANDBOX_HTTP_PORT": str(running.nginx.http_port),
+            "SANDBOX_CA_BUNDLE": str(self._certs.ca_bundle),
+            "SANDBOX_DATABASE_URL": running.cluster.database_url,
+            "SANDBOX_PG_MAX_CONNECTIONS": str(running.cluster.max_connections),
+            "SANDBOX_REDIS_URL": self._redis.url,
+            "SANDBOX_WEBHOOK_SECRET": self.webhook_secret,
+            "SANDBOX_LOGIN_EMAIL": self.login_email,
+            "SANDBOX_LOGIN_PASSWORD": self.login_password,
+        }
+
+    def nginx_conf(self, twin: str = GOOD) -> Path:
+        """The rendered nginx.conf of a twin (for `nginx -t` and config-parsing checks)."""
+        return self._running(twin).nginx.conf
+
+    def logs(self, twin: str = GOOD) -> dict[str, Path]:
+        running = self._running(twin)
+        return {
+            "nginx": running.nginx.error_log,
+            "nginx_access": running.nginx.log_dir / "access.log",
+            "gunicorn": running.app.log,
+            "postgres": running.cluster.log,
+            "redis": self._redis.log,
+        }
+
+    def pids(self) -> list[int]:
+        return self._supervisor.pids()
+
+    def write_state(self, path: Path) -> None:
+        state = {
+            "pid_owner": os.getpid(),
+            "workdir": str(self.workdir),
+            "twins": {name: self.variables(name) for name in self._twins},
+            "pids": self.pids(),
+        }
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        # The state holds passwords: readable by the owner only.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(state, handle, indent=2)
+        os.replace(tmp, path)
+
+    @staticmethod
+    def read_state(path: Path) -> dict[str, dict[str, str]]:
+        try:
+            state = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise SandboxError(f"sandbox state file {path} does not exist") from None
+        except (OSError, ValueError) as exc:
+            raise SandboxError(f"sandbox state file {path} is unreadable: {exc}") from None
+        twins = state.get("twins") if isinstance(state, dict) else None
+        if not isinstance(twins, dict) or not twins:
+            raise SandboxError(f"sandbox state file {path} has no twins")
+        result: dict[str, dict[str, str]] = {}
+        for name, variables in twins.items():
+            if not isinstance(variables, dict) or set(VARIABLES) - set(variables):
+                raise SandboxError(f"sandbox state file {path}: twin {name!r} lacks variables")
+            result[name] = {key: str(value) for key, value in variables.items()}
+        return result
+
+    def stop(self) -> None:
+        """Stop every process (idempotent). Keeps the logs unless the workdir was our temp dir."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        _live.discard(self)
+        processes = self._supervisor.close()
+        web = [proc for proc in processes if proc.name.startswith(("nginx", "gunicorn"))]
+        self._supervisor.stop(first=web, between=self._release_connections)
+        if self._pg_home is not None:
+            shutil.rmtree(self._pg_home, ignore_errors=True)
+        if self._owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- starting ----------------------------------------------------------------------------
+
+    def _running(self, twin: str) -> _RunningTwin:
+        try:
+            return self._twins[twin]
+        except KeyError:
+            raise KeyError(f"twin {twin!r} is not running (running: {sorted(self._twins)})") \
+                from None
+
+    def _release_connections(self) -> None:
+        for cluster in self._clusters.values():
+            cluster.release_connections()
+
+    def _start(self, twins: list[Twin], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._certs = make_certificates(self.workdir / "tls")
+        roots = {"prod": spa.build(self.workdir / "www").root}
+        if any(knobs_for(t.nginx)["build"] == "dev" for t in twins):
+            roots["dev"] = spa.build(self.workdir / "www-dev", dev=True).root
+
+        # Data and sockets of the clusters go to a short private path (socket paths are limited
+        # to ~100 bytes); as root it must be traversable by the user PostgreSQL runs as.
+        self._pg_home = Path(tempfile.mkdtemp(prefix="preflight-pg-"))
+        if is_root():
+            self._pg_home.chmod(0o711)
+        smoke_user = (self.login_email, generate_password_hash(self.login_password))
+        for key, settings in [(GOOD, {})] + [(t.name, t.postgres) for t in twins if t.postgres]:
+            self._clusters[key] = Cluster(
+                key, self._supervisor, self._pg_home / key,
+                self.workdir / "postgres" / f"{key}.log",
+                password=secrets.token_urlsafe(18), settings=settings, smoke_user=smoke_user,
+            )
+        holds = {t.name: t.hold_connections for t in twins if t.hold_connections}
+
+        pool = cf.ThreadPoolExecutor(max_workers=len(self._clusters) + len(twins) + 1,
+                                     thread_name_prefix="sandbox")
+        futures: list[cf.Future[Any]] = [pool.submit(self._redis.start, self._supervisor, deadline)]
+        clusters = {
+            key: pool.submit(self._start_cluster, cluster, holds.get(key, 0), deadline)
+            for key, cluster in self._clusters.items()
+        }
+        futures += clusters.values()
+        for twin in twins:
+            key = twin.name if twin.postgres else GOOD
+            root = roots["dev" if knobs_for(twin.nginx)["build"] == "dev" else "prod"]
+            futures.append(pool.submit(self._start_twin, twin, clusters[key],
+                                       self._clusters[key], root, deadline))
+        try:
+            _wait_all(futures, deadline)
+        except BaseException:
+            # Do not wait for the other parts: the caller stops every process, which makes the
+            # threads still starting fail fast.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+    def _start_cluster(self, cluster: Cluster, hold: int, deadline: float) -> None:
+        cluster.start(deadline)
+        if hold:
+            cluster.hold_connections(hold)
+
+    def _start_twin(
+        self,
+        twin: Twin,
+        cluster_ready: cf.Future[None],
+        cluster: Cluster,
+        web_root: Path,
+        deadline: float,
+    ) -> None:
+        directory = self.workdir / "twins" / twin.name
+        settings = merge(DEFAULT_SETTINGS, twin.app)
+        webhook_secret = self.webhook_secret
+        if settings["webhook"]["secret"] == "stale":
+            webhook_secret = "whsec_" + secrets.token_urlsafe(24)
+        nginx = Nginx(twin.name, directory / "nginx", knobs=twin.nginx, web_root=web_root,
+                      certificates=self._require_certs(),
+                      cors_origins=DEFAULT_SETTINGS["cors"]["origins"])
+        _result(cluster_ready, deadline, f"postgres '{cluster.name}' (log: {cluster.log})")
+        app = AppServer(twin.name, directory / "app", {
+            **twin.app,
+            "secret_key": secrets.token_urlsafe(32),
+            "database_url": cluster.database_url,
+            "webhook_secret": webhook_secret,
+        })
+        running = _RunningTwin(twin, cluster, app, nginx)
+        self._twins[twin.name] = running
+        app_proc = app.start(self._supervisor, deadline)
+        nginx_proc = nginx.start(self._supervisor, app.port, deadline)
+        running.processes = (nginx_proc, app_proc)
+        self._check_chain(running, deadline)
+
+    def _check_chain(self, running: _RunningTwin, deadline: float) -> None:
+        """One request through nginx (TLS), gunicorn and PostgreSQL: /api/health answers 200."""
+        context = ssl.create_default_context(cafile=str(self._require_certs().ca_bundle))
+        url = f"https://localhost:{running.nginx.https_port}/api/health"
+
+        def healthy() -> bool:
+            with urllib.request.urlopen(url, timeout=5, context=context) as reply:
+                return bool(reply.status == 200)
+
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            for proc in running.processes:
+                if not proc.alive():
+                    raise proc.fail("exited before answering /api/health")
+            try:
+                if healthy():
+                    return
+            except Exception as exc:  # noqa: BLE001 - reported below if it never succeeds
+                last_error = exc
+            time.sleep(0.2)
+        raise SandboxError(
+            f"twin '{running.twin.name}': {url} did not answer 200 in time ({last_error}); "
+            f"logs: {running.app.log}, {running.nginx.error_log}"
+        )
+
+    def _require_certs(self) -> Certificates:
+        if self._certs is None:
+            raise SandboxError("certificates were not created")
+        return self._certs
+
+
+def _result(future: cf.Future[T], deadline: float, what: str) -> T:
+    try:
+        return future.result(timeout=max(0.0, deadline - time.monotonic()))
+    except cf.TimeoutError:
+        raise SandboxError(f"{what} was not ready in time") from None
+    except SandboxError as exc:
+        raise SandboxError(f"{what} failed: {exc}") from None
+
+
+def _wait_all(futures: list[cf.Future[Any]], deadline: float) -> None:
+    """Wait for every future; raise the first failure as soon as it happens."""
+    pending = set(futures)
+    while pending:
+        done, pending = cf.wait(pending, timeout=max(0.0, deadline - time.monotonic()) + 1.0,
+                                return_when=cf.FIRST_EXCEPTION)
+        for future in done:
+            exc = future.exception()
+            if exc is not None:
+                if isinstance(exc, SandboxError):
+                    raise exc
+                raise SandboxError(f"sandbox start failed: {type(exc).__name__}: {exc}") from exc
+        if not done:
+            raise SandboxError("sandbox start timed out")
+
+
+_live: set[Sandbox] = set()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for sandbox in list(_live):
+        with contextlib.suppress(Exception):
+            sandbox.stop()
+
+
+def start(
+    twins: Iterable[str] = (GOOD,),
+    workdir: Path | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Sandbox:
+    """Start the shared parts and each named twin; return when all of them answer.
+
+    Raises SandboxError (one line, naming the part and its log) on failure or after `timeout`
+    seconds, having stopped whatever it had started.
+    """
+    names = list(dict.fromkeys(twins))
+    unknown = [name for name in names if name not in TWINS]
+    if unknown:
+        raise SandboxError(f"unknown twins: {', '.join(unknown)} (see `python -m sandbox twins`)")
+    for name in names:
+        twin = TWINS[name]
+        if twin.hold_connections and not twin.postgres:
+            raise SandboxError(f"twin {name!r} holds connections but has no cluster of its own")
+
+    owns = workdir is None
+    path = Path(tempfile.mkdtemp(prefix="preflight-sandbox-")) if workdir is None \
+        else Path(workdir).resolve()
+    sandbox = Sandbox(path, owns_workdir=owns)
+    _live.add(sandbox)
+    try:
+        sandbox._start([TWINS[name] for name in names], timeout)
+    except BaseException:
+        sandbox.stop()
+        raise
+    return sandbox
+
