@@ -6,7 +6,6 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -115,14 +114,12 @@ class Cluster:
         ])
         initdb = self.supervisor.spawn(f"initdb for postgres '{self.name}'", argv, self.log, env=self._env(),
                          cwd=self.home)
-        try:
-            initdb.popen.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        if not initdb.wait(deadline - time.monotonic()):
             initdb.kill_group()
-            initdb.popen.wait(timeout=5)
-            raise initdb.fail("timed out") from None
-        if initdb.popen.returncode != 0:
-            raise initdb.fail(f"failed with status {initdb.popen.returncode}")
+            initdb.wait(5)
+            raise initdb.fail("did not finish in time")
+        if initdb.returncode() != 0:
+            raise initdb.fail(f"failed with status {initdb.returncode()}")
 
     def _configure(self) -> None:
         lines = [f"{key} = {value}" for key, value in self.settings.items()]

@@ -13,11 +13,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 HOST = "127.0.0.1"
 UNPRIVILEGED_USER = "nobody"
 UNPRIVILEGED_GROUP = "nogroup"
+
+
+P = TypeVar("P", bound="Process")
 
 
 class SandboxError(RuntimeError):
@@ -76,42 +79,31 @@ def tail(path: Path, lines: int = 5) -> str:
 
 
 class Process:
-    """One child process, started in its own process group, with stdout and stderr in a log file."""
+    """A process in its own process group, with stdout and stderr appended to a log file."""
 
-    def __init__(
-        self,
-        name: str,
-        argv: Sequence[str],
-        log: Path,
-        *,
-        env: dict[str, str] | None = None,
-        cwd: Path | None = None,
-        stop_signal: signal.Signals = signal.SIGTERM,
-    ) -> None:
+    def __init__(self, name: str, pid: int, log: Path, log_start: int,
+                 stop_signal: signal.Signals) -> None:
         self.name = name
-        self.argv = list(argv)
+        self.pid = pid
         self.log = log
         self.stop_signal = stop_signal
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as out:
-            self._log_start = out.tell()
-            self.popen = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=cwd,
-                process_group=0,
-                close_fds=True,
-            )
+        self._log_start = log_start
 
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
+    def returncode(self) -> int | None:
+        """None while it runs; its exit status (or -1 when unknown) once it has exited."""
+        raise NotImplementedError
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until it has exited, at most `timeout` seconds; True if it has."""
+        deadline = time.monotonic() + timeout
+        while self.alive():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def alive(self) -> bool:
-        return self.popen.poll() is None
+        return self.returncode() is None
 
     def fail(self, what: str) -> SandboxError:
         detail = tail(self.log)
@@ -122,8 +114,10 @@ class Process:
         """Poll ready() until it is true; fail early if the process exits, or at the deadline."""
         delay = 0.05
         while True:
-            if not self.alive():
-                raise self.fail(f"exited with status {self.popen.returncode} before {what}")
+            code = self.returncode()
+            if code is not None:
+                status = f" with status {code}" if code != -1 else ""
+                raise self.fail(f"exited{status} before {what}")
             with contextlib.suppress(Exception):
                 if ready():
                     return
@@ -156,6 +150,65 @@ class Process:
             os.killpg(self.pid, signal.SIGKILL)
 
 
+class ChildProcess(Process):
+    """A child of this process (subprocess.Popen). With pipes=True, stdin and stdout are pipes
+    and only stderr goes to the log."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log: Path,
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        stop_signal: signal.Signals = signal.SIGTERM,
+        pipes: bool = False,
+    ) -> None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            log_start = out.tell()
+            self.popen = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if pipes else out,
+                stderr=out if pipes else subprocess.STDOUT,
+                env=env,
+                cwd=cwd,
+                process_group=0,
+                close_fds=True,
+            )
+        super().__init__(name, self.popen.pid, log, log_start, stop_signal)
+
+    def returncode(self) -> int | None:
+        return self.popen.poll()
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            self.popen.wait(timeout=max(0.0, timeout))
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+
+class ForkedProcess(Process):
+    """A process forked by the app launcher (sandbox.forkserver), which also reaps it."""
+
+    def returncode(self) -> int | None:
+        try:
+            with open(f"/proc/{self.pid}/stat") as stat:
+                state = stat.read().rpartition(")")[2].split()[0]
+        except FileNotFoundError:
+            return -1
+        except OSError:  # no /proc: fall back to a signal probe
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return -1
+            return None
+        return -1 if state in ("Z", "X") else None
+
+
 def port_open(port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((HOST, port), timeout=timeout):
@@ -172,12 +225,16 @@ class Supervisor:
         self._closed = False
         self.processes: list[Process] = []
 
-    def spawn(self, name: str, argv: Sequence[str], log: Path, **kwargs: Any) -> Process:
+    def spawn(self, name: str, argv: Sequence[str], log: Path, **kwargs: Any) -> ChildProcess:
+        return self.adopt(lambda: ChildProcess(name, argv, log, **kwargs), name)
+
+    def adopt(self, create: Callable[[], P], name: str) -> P:
+        """Run create() (which starts a process) and track the result."""
         # Under the lock, so that a start racing with close() either is stopped or never happens.
         with self._lock:
             if self._closed:
                 raise SandboxError(f"{name}: not started, the sandbox is stopping")
-            proc = Process(name, argv, log, **kwargs)
+            proc = create()
             self.processes.append(proc)
         return proc
 
@@ -188,8 +245,8 @@ class Supervisor:
             return list(self.processes)
 
     def spawn_retrying(
-        self, launch: Callable[[], Process], wait: Callable[[Process], None], attempts: int = 3
-    ) -> Process:
+        self, launch: Callable[[], P], wait: Callable[[P], None], attempts: int = 3
+    ) -> P:
         """launch() picks fresh ports each time; a start that lost a port race is retried."""
         for attempt in range(1, attempts + 1):
             proc = launch()
@@ -199,8 +256,7 @@ class Supervisor:
             except SandboxError:
                 if attempt < attempts and proc.lost_port_race():
                     proc.kill_group()
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        proc.popen.wait(timeout=5)
+                    proc.wait(5)
                     continue
                 raise
         raise AssertionError("unreachable")
@@ -230,12 +286,9 @@ def stop_all(processes: Sequence[Process], timeout: float = 10.0) -> None:
         proc.signal(proc.stop_signal)
     deadline = time.monotonic() + timeout
     for proc in processes:
-        remaining = max(0.0, deadline - time.monotonic())
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.popen.wait(timeout=remaining)
+        proc.wait(deadline - time.monotonic())
     for proc in processes:
         proc.kill_group()
     for proc in processes:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.popen.wait(timeout=5)
+        proc.wait(5)
 

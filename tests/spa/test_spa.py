@@ -1,0 +1,479 @@
+"""SPA: nginx serving the single-page app (H: Frontend Issues, Routing Issues; V: Static Files Not Loading)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+from fixtures.contract import check, fail_on
+
+# One random name per run (per xdist worker): a cached "missing" probe never hits a real file.
+RUN_TOKEN = secrets.token_hex(8)
+
+SCRIPT_TYPES = ("application/javascript", "text/javascript")
+STYLE_TYPES = ("text/css",)
+# Cache-Control directives that make a browser revalidate the shell (h5bp: "expires epoch" on HTML).
+REVALIDATE = ("no-cache", "no-store", "must-revalidate")  # or max-age=0
+# An absolute development URL baked into a bundle: a loopback host followed by a port or /api.
+DEV_URL = re.compile(
+    r"\bhttps?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::\d+|/api)[^\s\"'`<>)\\]*",
+    re.IGNORECASE,
+)
+SOURCE_MAP_COMMENT = re.compile(r"[/][/*][#@]\s*sourceMappingURL=([^\s*]+)")
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _base(web_url: str) -> str:
+    return web_url.rstrip("/")
+
+
+def _dir(prefix: str) -> str:
+    return prefix if prefix.endswith("/") else prefix + "/"
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return parts.scheme.lower(), f"{(parts.hostname or '').lower()}:{port}"
+
+
+def _normalized(html: str) -> str:
+    return " ".join(html.split())
+
+
+def _answer(exchange) -> str:
+    return f"{exchange.status} {exchange.content_type or '(no content type)'}"
+
+
+class _ShellAssets(HTMLParser):
+    """The scripts and stylesheets a shell references, in document order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self.styles: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = {k.lower(): (v or "").strip() for k, v in attrs}
+        if tag == "script" and attr.get("src"):
+            self.scripts.append(attr["src"])
+        elif tag == "link" and attr.get("href"):
+            rel = attr.get("rel", "").lower().split()
+            kind = attr.get("as", "").lower()
+            if "stylesheet" in rel or ("preload" in rel and kind == "style"):
+                self.styles.append(attr["href"])
+            elif "modulepreload" in rel or ("preload" in rel and kind == "script"):
+                self.scripts.append(attr["href"])
+
+
+def _references(html: str) -> tuple[list[str], list[str]]:
+    parser = _ShellAssets()
+    parser.feed(html)
+    parser.close()
+    return parser.scripts, parser.styles
+
+
+def _same_origin_assets(shell_url: str, html: str) -> tuple[list[str], list[str]]:
+    """Absolute URLs of the same-origin scripts and stylesheets index.html references, deduplicated."""
+    home = _origin(shell_url)
+    scripts, styles = _references(html)
+
+    def keep(refs: list[str]) -> list[str]:
+        urls: list[str] = []
+        for ref in refs:
+            url = urljoin(shell_url, ref).split("#")[0]
+            if url.startswith(("http://", "https://")) and _origin(url) == home and url not in urls:
+                urls.append(url)
+        return urls
+
+    return keep(scripts), keep(styles)
+
+
+def _shell(probe, base: str):
+    """GET / and require the HTML shell: every asset check starts from it."""
+    shell = probe.get(base + "/")
+    if shell.status != 200 or shell.content_type != "text/html":
+        fail_on([f"/ answered {_answer(shell)}; expected 200 text/html (the app shell, index.html)"])
+    return shell
+
+
+def _directives(cache_control: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for item in cache_control.split(","):
+        name, _, value = item.strip().partition("=")
+        if name:
+            name = name.strip().lower()
+            value = value.strip().strip('"')
+            # Several Cache-Control headers (expires + add_header): keep the shortest max-age.
+            if name in found and name in ("max-age", "s-maxage") and found[name].isdigit() and value.isdigit():
+                value = str(min(int(found[name]), int(value)))
+            found[name] = value
+    return found
+
+
+def _http_date(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _lifetime(exchange) -> tuple[float | None, str]:
+    """Seconds a browser may reuse the response without asking (None: unknown), and what said so."""
+    cc = exchange.header("cache-control") or ""
+    directives = _directives(cc)
+    if "no-store" in directives or "no-cache" in directives:
+        return 0.0, f"Cache-Control: {cc}"
+    max_age = directives.get("max-age")
+    if max_age is not None:
+        return (float(max_age) if max_age.isdigit() else 0.0), f"Cache-Control: {cc}"
+    expires = exchange.header("expires")
+    if expires is not None:
+        until = _http_date(expires)
+        now = _http_date(exchange.header("date")) or dt.datetime.now(dt.UTC)
+        seconds = (until - now).total_seconds() if until else 0.0
+        return max(seconds, 0.0), f"Expires: {expires}" + (f", Cache-Control: {cc}" if cc else "")
+    return None, f"Cache-Control: {cc}" if cc else "no Cache-Control and no Expires"
+
+
+def _human(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:g} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} hours"
+    return f"{seconds:g} seconds"
+
+
+def _looks_like_source_map(exchange) -> bool:
+    """A 200 that is really a source map (not an HTML fallback page)."""
+    if exchange.status != 200 or exchange.content_type == "text/html":
+        return False
+    head = exchange.body.lstrip()[:4096]
+    return head.startswith((b"{", b")]}")) or b'"mappings"' in head
+
+
+# --- checks ---------------------------------------------------------------------------------------
+
+
+@check(
+    "SPA-01",
+    severity="high",
+    guide="H: Routing Issues",
+    references=["h5bp server-configs-nginx"],
+)
+def test_deep_links_serve_the_shell(need, probe) -> None:
+    """Deep links serve the app shell.
+
+    Rationale: the router of a single-page app lives in the browser. When a user refreshes
+    /properties/42 or follows a shared link, nginx receives that path; without a fallback to
+    index.html it answers 404 ("404 errors on refresh", "Navigation not working"). Every
+    client-side route must answer 200 text/html with the same shell as /, so the bundle boots and
+    renders the route itself.
+
+    Fix: in nginx, `location / { try_files $uri $uri/ /index.html; }` (H: SPA Routing with nginx).
+    Keep the API and static locations separate so the fallback only covers client routes.
+    """
+    base = _base(need("web.url"))
+    routes = need("web.spa_routes")
+    shell = _shell(probe, base)
+    shell_refs = _references(shell.text)
+    problems = []
+    for route in routes:
+        page = probe.get(base + route)
+        if page.status != 200 or page.content_type != "text/html":
+            location = page.header("location")
+            moved = f" (Location: {location})" if location else ""
+            problems.append(
+                f"{route} answered {_answer(page)}{moved}; expected 200 with the app shell "
+                "(try_files $uri $uri/ /index.html)"
+            )
+        elif _normalized(page.text) != _normalized(shell.text) and (
+            _references(page.text) != shell_refs or not any(shell_refs)
+        ):
+            scripts, styles = _references(page.text)
+            problems.append(
+                f"{route} answered 200 text/html but not the shell served at / "
+                f"(scripts {scripts or 'none'}, stylesheets {styles or 'none'}; "
+                f"the shell has {shell_refs[0] or 'none'} and {shell_refs[1] or 'none'})"
+            )
+    fail_on(problems)
+
+
+@check(
+    "SPA-02",
+    severity="medium",
+    guide=["H: Routing Issues", "V: Static Files Not Loading"],
+)
+def test_missing_asset_is_a_404(need, probe) -> None:
+    """A missing asset is a real 404.
+
+    Rationale: when the SPA fallback also covers /static/, a bundle that a deploy removed answers
+    200 with the HTML shell. The browser then parses HTML as JavaScript ("Unexpected token '<'")
+    and shows a white screen instead of a clear "CSS/JS files return 404" in the network tab, and
+    caches and CDNs may store the HTML under the asset's long-lived name.
+
+    Fix: give the asset prefixes their own location without the fallback, e.g.
+    `location /static/ { try_files $uri =404; expires 30d; }` next to
+    `location / { try_files $uri $uri/ /index.html; }`.
+    """
+    base = _base(need("web.url"))
+    prefixes = need("web.asset_prefixes")
+    problems = []
+    for prefix in prefixes:
+        ext = ".css" if "css" in prefix.lower() else ".js"
+        path = f"{_dir(prefix)}missing-{RUN_TOKEN}{ext}"
+        answer = probe.get(base + path)
+        if answer.status == 404:
+            continue
+        if answer.status == 200 and answer.content_type == "text/html":
+            problems.append(
+                f"{path} answered 200 text/html (the app shell): the SPA fallback swallows missing assets; "
+                f"expected 404 (try_files $uri =404 in the {prefix} location)"
+            )
+        else:
+            problems.append(f"{path} answered {_answer(answer)}; expected 404 for an asset that does not exist")
+    fail_on(problems)
+
+
+@check(
+    "SPA-03",
+    severity="medium",
+    guide=["V: Static Files Not Loading", "H: Frontend Issues"],
+    references=["h5bp server-configs-nginx"],
+)
+def test_shell_is_not_cached(need, probe) -> None:
+    """The shell is not cached.
+
+    Rationale: index.html names the content-hashed bundles of the current build. When browsers
+    or proxies keep an old copy (for example because `expires 30d` also covers the shell), the
+    next deploy removes the bundles it names and users get a white screen or "CSS/JS files
+    return 404" until the cache expires. The shell must be revalidated on every visit; the
+    hashed assets carry the long cache lifetime instead.
+
+    Fix: in nginx, `location = /index.html { add_header Cache-Control "no-cache" always; }` (or
+    h5bp's `expires epoch;` for text/html), and do not put `expires` on `location /`. Deep links
+    reach the shell through try_files, so they inherit it.
+    """
+    base = _base(need("web.url"))
+    routes = need("web.spa_routes")
+    problems = []
+    for path in ["/", *routes]:
+        page = probe.get(base + path)
+        if path != "/" and (page.status != 200 or page.content_type != "text/html"):
+            continue  # not the shell: SPA-01 reports it
+        cc = page.header("cache-control") or ""
+        directives = _directives(cc)
+        if any(d in directives for d in REVALIDATE) or directives.get("max-age") == "0":
+            continue
+        expires = page.header("expires")
+        until = _http_date(expires)
+        now = _http_date(page.header("date")) or dt.datetime.now(dt.UTC)
+        if "max-age" not in directives and (until is not None and until <= now or expires in ("0", "-1")):
+            continue
+        observed = f"Cache-Control: {cc}" if cc else "no Cache-Control"
+        if expires:
+            observed += f", Expires: {expires}"
+        problems.append(
+            f"{path} ({_answer(page)}) sends {observed}; expected Cache-Control no-cache, no-store, "
+            "max-age=0 or must-revalidate on the HTML shell"
+        )
+    fail_on(problems)
+
+
+@check(
+    "SPA-04",
+    severity="medium",
+    guide="V: Static Files Not Loading",
+    inputs={"min_max_age_days": 30},
+)
+def test_hashed_assets_are_cached_long(need, probe, inputs) -> None:
+    """Hashed assets are cached for a long time.
+
+    Rationale: every script and stylesheet the shell references must load ("CSS/JS files return
+    404" is the symptom when they do not), with the content type browsers require (a script
+    served as application/octet-stream or text/plain is refused under X-Content-Type-Options:
+    nosniff), and with a long cache lifetime: their names carry a content hash, so a long
+    max-age costs nothing and saves every returning visitor the download.
+
+    Fix: in nginx, `include /etc/nginx/mime.types;` in the http block and
+    `location /static/ { try_files $uri =404; expires 30d; add_header Cache-Control "public, immutable"; }`
+    (V: `expires 30d`). Only content-hashed files belong under that location.
+    """
+    base = _base(need("web.url"))
+    days = float(inputs["min_max_age_days"])
+    shell = _shell(probe, base)
+    scripts, styles = _same_origin_assets(shell.url, shell.text)
+    if not scripts and not styles:
+        fail_on(
+            [
+                f"index.html at {shell.url} references no same-origin <script src> or <link rel=stylesheet>; "
+                "cannot check asset caching"
+            ]
+        )
+    problems = []
+    for url, types in [(u, SCRIPT_TYPES) for u in scripts] + [(u, STYLE_TYPES) for u in styles]:
+        path = _path(url)
+        asset = probe.get(url)
+        if asset.status != 200:
+            problems.append(f"{path} (referenced by index.html) answered {_answer(asset)}; expected 200")
+            continue
+        if asset.content_type not in types:
+            problems.append(
+                f"{path} is served with Content-Type {asset.content_type or '(none)'}; expected "
+                f"{' or '.join(types)} (include mime.types)"
+            )
+        seconds, observed = _lifetime(asset)
+        if seconds is None or seconds < days * 86400:
+            cached = "not given a cache lifetime" if seconds is None else f"cached for {_human(seconds)}"
+            problems.append(f"{path} is {cached} ({observed}); expected max-age >= {days:g} days (expires 30d)")
+    fail_on(problems)
+
+
+@check(
+    "SPA-05",
+    severity="low",
+    guide=["H: Slow Performance", "H: Frontend Issues"],
+    inputs={"min_bytes": 1024},
+    references=["h5bp server-configs-nginx"],
+)
+def test_text_assets_are_compressed(need, probe, inputs) -> None:
+    """Text assets are compressed.
+
+    Rationale: JavaScript, CSS and HTML shrink to a fraction with gzip or brotli. Sent
+    uncompressed, the first load of the app is several times slower on mobile networks ("Slow
+    page load times"), and the bundle is usually the largest thing the page downloads.
+
+    Fix: in nginx, `gzip on; gzip_vary on; gzip_proxied any; gzip_min_length 1024;` and
+    `gzip_types text/css application/javascript text/javascript application/json image/svg+xml;`
+    (h5bp's compression.conf; text/html is always included). The types only match when the
+    assets carry the right Content-Type, so `include mime.types;` too.
+    """
+    base = _base(need("web.url"))
+    min_bytes = int(inputs["min_bytes"])
+    shell = _shell(probe, base)
+    scripts, styles = _same_origin_assets(shell.url, shell.text)
+    problems = []
+    for url in [shell.url, *scripts, *styles]:
+        path = _path(url)
+        plain = probe.get(url)
+        if plain.status != 200:
+            problems.append(f"{path} answered {_answer(plain)}; expected 200 to check its compression")
+            continue
+        size = len(plain.body)  # decoded length: requests undoes gzip transparently
+        if size <= min_bytes:
+            continue
+        answer = probe.get(url, headers={"Accept-Encoding": "gzip, br"})
+        encoding = (answer.header("content-encoding") or "").strip().lower()
+        if encoding not in ("gzip", "br"):
+            problems.append(
+                f"{path} ({size} bytes, {answer.content_type or 'no content type'}) came back with "
+                f"Content-Encoding {encoding or '(none)'} to Accept-Encoding: gzip, br; expected gzip or br "
+                "compression"
+            )
+    fail_on(problems)
+
+
+@check(
+    "SPA-06",
+    severity="low",
+    guide=["H: Build Failures", "H: Frontend Issues"],
+)
+def test_no_development_leftovers(need, probe, env) -> None:
+    """No development leftovers in the deployed bundle.
+
+    Rationale: a development build deployed by mistake calls the API at http://localhost:5000
+    (every API call fails for users with a CORS or connection error, and the page renders blank)
+    and publishes its source maps, which hand out the original source, comments and internal
+    endpoint names to anyone.
+
+    Fix: deploy the output of the production build (`npm run build` with NODE_ENV=production and
+    the API URL set to the relative /api or the public API origin), build without source maps
+    (`GENERATE_SOURCEMAP=false` for Create React App, `build.sourcemap: false` for Vite) or upload
+    them to the error tracker only, and deny them in nginx: `location ~* \\.map$ { return 404; }`.
+    """
+    base = _base(need("web.url"))
+    shell = _shell(probe, base)
+    scripts, styles = _same_origin_assets(shell.url, shell.text)
+    if not scripts:
+        fail_on([f"index.html at {shell.url} references no same-origin script; cannot inspect the bundle"])
+    # The deployment's own origins are not leftovers (the sandbox itself runs on https://localhost:<port>).
+    own = {_origin(base)} | ({_origin(env.api.url)} if env.api else set())
+    problems = []
+    maps: dict[str, str] = {}
+    for url in scripts:
+        path = _path(url)
+        bundle = probe.get(url)
+        if bundle.status != 200:
+            problems.append(f"{path} (referenced by index.html) answered {_answer(bundle)}; expected 200")
+            continue
+        leaked = sorted({m.group(0) for m in DEV_URL.finditer(bundle.text) if _origin(m.group(0)) not in own})
+        if leaked:
+            problems.append(
+                f"{path} references {', '.join(leaked[:5])}: a development API URL baked into the deployed bundle"
+            )
+        maps.setdefault(url + ".map", f"{path}.map")
+        for target in SOURCE_MAP_COMMENT.findall(bundle.text[-2048:]) + [
+            v for v in (bundle.header("sourcemap"), bundle.header("x-sourcemap")) if v
+        ]:
+            if target.startswith("data:"):
+                problems.append(f"{path} embeds an inline source map (sourceMappingURL=data:...)")
+            else:
+                maps.setdefault(urljoin(url, target).split("#")[0], f"{_path(urljoin(url, target))} (sourceMappingURL)")
+    for url in styles:
+        maps.setdefault(url + ".map", f"{_path(url)}.map")
+    for url, label in maps.items():
+        if _origin(url) != _origin(base):
+            continue
+        answer = probe.get(url)
+        if _looks_like_source_map(answer):
+            problems.append(
+                f"{label} is served ({_answer(answer)}, {len(answer.body)} bytes): the source map is public"
+            )
+    fail_on(problems)
+
+
+@check(
+    "SPA-07",
+    severity="high",
+    guide="H: Routing Issues",
+)
+def test_fallback_does_not_swallow_the_api(need, probe) -> None:
+    """The SPA fallback does not swallow the API.
+
+    Rationale: when only some API paths are proxied, every other /api path falls into
+    `try_files ... /index.html` and answers 200 with the HTML shell. Clients then fail with
+    "Unexpected token '<' in JSON" instead of a 404, monitoring sees 200s, and an endpoint that
+    lost its proxy location looks alive ("Malformed responses").
+
+    Fix: proxy the whole prefix to the API, `location /api/ { proxy_pass http://app; }`, so the
+    application answers unknown API paths with 404 (or 401/405); never let the SPA fallback
+    cover the API prefix.
+    """
+    base = _base(need("web.url"))
+    prefix = _dir(need("web.api_prefix"))
+    path = f"{prefix}preflight-missing-{RUN_TOKEN}"
+    answer = probe.get(base + path)
+    if answer.status in (404, 401, 405):
+        return
+    if answer.status == 200 and answer.content_type == "text/html":
+        fail_on(
+            [
+                f"{path} answered 200 text/html (the app shell): the SPA fallback swallows unknown API paths; "
+                "expected 404 (or 401/405) from the API"
+            ]
+        )
+    fail_on([f"{path} answered {_answer(answer)}; expected 404 (or 401/405) for an unknown API path"])
