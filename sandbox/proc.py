@@ -226,17 +226,22 @@ class Supervisor:
         self.processes: list[Process] = []
 
     def spawn(self, name: str, argv: Sequence[str], log: Path, **kwargs: Any) -> ChildProcess:
-        return self.adopt(lambda: ChildProcess(name, argv, log, **kwargs), name)
-
-    def adopt(self, create: Callable[[], P], name: str) -> P:
-        """Run create() (which starts a process) and track the result."""
         # Under the lock, so that a start racing with close() either is stopped or never happens.
         with self._lock:
             if self._closed:
                 raise SandboxError(f"{name}: not started, the sandbox is stopping")
-            proc = create()
+            proc = ChildProcess(name, argv, log, **kwargs)
             self.processes.append(proc)
         return proc
+
+    def track(self, proc: P) -> P:
+        """Track a process started elsewhere; kill it if the sandbox is already stopping."""
+        with self._lock:
+            if not self._closed:
+                self.processes.append(proc)
+                return proc
+        proc.kill_group()
+        raise SandboxError(f"{proc.name}: not started, the sandbox is stopping")
 
     def close(self) -> list[Process]:
         """Refuse new processes from now on; return the ones started so far."""

@@ -1,90 +1,14 @@
-"""Self-test machinery: a running sandbox with every twin, and a runner for the real suite."""
+"""Self-test fixtures: a running sandbox with every twin, and the suite's runs against it."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-LOCAL = ROOT / "environments" / "local.yml"
-# A hang guard for one run of the suite, not a speed assertion.
-RUN_TIMEOUT = 600
-
-
-@dataclass
-class Run:
-    """One run of the conformance suite in a subprocess."""
-
-    args: list[str]
-    rc: int
-    out: str
-    report_dir: Path
-
-    @property
-    def document(self) -> dict[str, Any]:
-        files = sorted(self.report_dir.glob("*.json"))
-        assert files, f"no JSON report in {self.report_dir}; output:\n{self.out[-3000:]}"
-        return json.loads(files[-1].read_text())
-
-    def record(self, check_id: str) -> dict[str, Any]:
-        records = [c for c in self.document["checks"] if c["id"] == check_id]
-        assert records, f"{check_id} did not run; output:\n{self.out[-3000:]}"
-        return records[0]
-
-    def verdicts(self) -> dict[str, str]:
-        return {c["nodeid"]: c["outcome"] for c in self.document["checks"]}
-
-
-def run_suite(env_file: Path, report_dir: Path, *args: str, extra_env: dict[str, str] | None = None) -> Run:
-    report_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pytest", f"--env={env_file}", f"--report-dir={report_dir}", *args]
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PREFLIGHT_", "PYTEST_"))}
-    environ.update(extra_env or {})
-    try:
-        done = subprocess.run(
-            command,
-            cwd=ROOT,
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"the suite hung for {RUN_TIMEOUT}s: {' '.join(command)}\n{exc.stdout or ''}")
-    return Run(command, done.returncode, done.stdout + done.stderr, report_dir)
-
-
-def write_env(path: Path, document: dict[str, Any]) -> Path:
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
-
-
-def twin_env(folder: Path, twin: Any) -> Path:
-    """An environment for one twin: local.yml with the twin's sandbox and declared overrides."""
-    document: dict[str, Any] = {"extends": str(LOCAL), "name": f"twin-{twin.name}", "sandbox": {"twin": twin.name}}
-    document.update(twin.env)
-    return write_env(folder / f"{twin.name}.yml", document)
-
-
-@dataclass
-class Stack:
-    sandbox: Any
-    state: Path
-    folder: Path
-
-    def run(self, env_file: Path, name: str, *args: str, extra_env: dict[str, str] | None = None) -> Run:
-        return run_suite(env_file, self.folder / "reports" / name, f"--sandbox-state={self.state}", *args, extra_env=extra_env)
+from selftests.harness import LOCAL, Run, Stack, twin_env
 
 
 @pytest.fixture(scope="session")

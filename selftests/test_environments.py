@@ -123,22 +123,34 @@ def test_extends_cycle(tmp_path: Path) -> None:
 
 BAD = {
     "bad-yaml": ("name: x\nweb: {url: [\n", r"bad-yaml\.yml:3: invalid YAML"),
-    "unknown-key": ("name: x\nweb:\n  url: https://a.example\n  colour: blue\n", r"unknown-key\.yml:4: web\.colour: unknown key"),
+    "unknown-key": (
+        "name: x\nweb:\n  url: https://a.example\n  colour: blue\n",
+        r"unknown-key\.yml:4: web\.colour: unknown key",
+    ),
     "wrong-type": (
         "name: x\ndatabase:\n  dsn: ${D}\n  pool: {processes: ten}\n",
         r"wrong-type\.yml:4: database\.pool\.processes: .*integer.*'ten'",
     ),
-    "unset-variable": ("name: x\ndatabase:\n  dsn: ${NOT_SET_ANYWHERE}\n", r"unset-variable\.yml:3: database\.dsn: variable NOT_SET_ANYWHERE is not set"),
+    "unset-variable": (
+        "name: x\ndatabase:\n  dsn: ${NOT_SET_ANYWHERE}\n",
+        r"unset-variable\.yml:3: database\.dsn: variable NOT_SET_ANYWHERE is not set",
+    ),
     "waiver-date": (
         "name: x\nwaivers:\n  - {id: HDR-03, reason: rollout, expires: next tuesday}\n",
         r"waiver-date\.yml:3: waivers\.0\.expires: .*date",
     ),
-    "waiver-id": ("name: x\nwaivers:\n  - {id: hdr3, reason: rollout, expires: 2030-01-01}\n", r"waivers\.0\.id: a check id"),
+    "waiver-id": (
+        "name: x\nwaivers:\n  - {id: hdr3, reason: rollout, expires: 2030-01-01}\n",
+        r"waivers\.0\.id: a check id",
+    ),
     "literal-secret": (
         "name: x\nwebhooks:\n  stripe: {url: https://a.example/h, secret: whsec_oops}\n",
         r"literal-secret\.yml:3: webhooks\.stripe\.secret: a secret must not be written in the file",
     ),
-    "duplicate-key": ("name: x\nproduction: true\nproduction: false\n", r"duplicate-key\.yml:3: production: duplicate key"),
+    "duplicate-key": (
+        "name: x\nproduction: true\nproduction: false\n",
+        r"duplicate-key\.yml:3: production: duplicate key",
+    ),
     "not-a-mapping": ("- a\n- b\n", r"not-a-mapping\.yml:1: the top level must be a mapping"),
 }
 

@@ -90,7 +90,9 @@ def _observed(need: Need, probe: Probe) -> tuple[Source, Exchange, list[SetCooki
                 "the smoke credentials are wrong or the login endpoint is broken, so no cookie could be checked",
                 pytrace=False,
             )
-        pytest.fail(f"{source} answered {exchange.status}: the landing request failed, no cookie to check", pytrace=False)
+        pytest.fail(
+            f"{source} answered {exchange.status}: the landing request failed, no cookie to check", pytrace=False
+        )
     cookies = _cookies_of(exchange)
     if not cookies:
         pytest.fail(f"no cookie was set by {source}: nothing to check", pytrace=False)

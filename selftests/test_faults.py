@@ -1,0 +1,146 @@
+"""Faults: a target that is down, hangs, resets, fails TLS, or a database that is down.
+
+Each gives a failing check that names the reason, never a skip or a hang, and the report is still
+written. The subprocess timeout is a hang guard, not a speed assertion.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from selftests.harness import LOCAL, Stack, run_suite, write_env
+
+FAULT_TIMEOUTS = {"connect": 2, "read": 2, "database": 2}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dead_env(folder: Path, port: int, **timeouts: float) -> Path:
+    base = f"https://localhost:{port}"
+    return write_env(
+        folder / f"dead-{port}.yml",
+        {
+            "name": "faults",
+            "timeouts": {**FAULT_TIMEOUTS, **timeouts},
+            "web": {"url": base, "spa_routes": ["/properties/42"]},
+            "api": {
+                "url": f"{base}/api",
+                "request_timeout": 30,
+                "cors": {"allowed_origins": ["https://app.preflight.test"], "credentials": True, "path": "/v1/x"},
+                "cookies": {"landing": "/", "session": ["session"]},
+            },
+            "webhooks": {"stripe": {"url": f"{base}/webhooks/stripe/"}},
+            "database": {
+                "dsn": "${FAULT_DSN}",
+                "pool": {"processes": 2, "size": 5, "max_overflow": 5, "timeout": 10, "recycle": 1800},
+            },
+        },
+    )
+
+
+class Listener:
+    """A TCP server on loopback that misbehaves: it never answers, or resets every connection."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if self.mode == "reset":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+            else:
+                self.held.append(conn)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def listener(request: pytest.FixtureRequest) -> Iterator[Listener]:
+    server = Listener(request.param)
+    yield server
+    server.close()
+
+
+def configured_outcomes(run) -> dict[str, str]:
+    return {c["id"]: c["outcome"] for c in run.document["checks"]}
+
+
+def test_target_and_database_down(tmp_path: Path) -> None:
+    port = free_port()
+    run = run_suite(
+        dead_env(tmp_path, port),
+        tmp_path / "reports",
+        "-k",
+        "SPA-01 or CORS-01 or COOK-01 or HOOK-01 or POOL-01",
+        extra_env={"FAULT_DSN": f"postgresql://app:pw@127.0.0.1:{free_port()}/app"},
+    )
+    outcomes = configured_outcomes(run)
+    assert outcomes == dict.fromkeys(["SPA-01", "CORS-01", "COOK-01", "HOOK-01", "POOL-01"], "failed"), run.out[-3000:]
+    messages = {c["id"]: c["message"] for c in run.document["checks"]}
+    assert "connection refused" in messages["SPA-01"]
+    assert "database unreachable" in messages["POOL-01"] and "Connection refused" in messages["POOL-01"]
+    assert run.rc == 1
+    assert sorted(p.suffix for p in (tmp_path / "reports").iterdir()) == [".html", ".json", ".xml"]
+
+
+@pytest.mark.parametrize(
+    ("listener", "reason"),
+    [("hang", r"timed out|read timeout"), ("reset", r"reset|closed the connection")],
+    indirect=["listener"],
+)
+def test_misbehaving_server(tmp_path: Path, listener: Listener, reason: str) -> None:
+    import re
+
+    run = run_suite(
+        dead_env(tmp_path, listener.port),
+        tmp_path / "reports",
+        "-k",
+        "SPA-01 or HOOK-01",
+        extra_env={"FAULT_DSN": "postgresql://app:pw@127.0.0.1:1/app"},
+    )
+    for record in run.document["checks"]:
+        assert record["outcome"] == "failed", record
+        assert re.search(reason, record["message"]), record["message"]
+
+
+def test_tls_failure_is_a_failure(stack: Stack, tmp_path: Path) -> None:
+    """The good stack, but without its CA bundle: verification is on by default, so it must fail."""
+    env = write_env(
+        tmp_path / "no-ca.yml",
+        {"extends": str(LOCAL), "name": "no-ca", "tls": {"ca_bundle": None}},
+    )
+    run = stack.run(env, "no-ca", "-k", "SPA-01 or HOOK-01")
+    for record in run.document["checks"]:
+        assert record["outcome"] == "failed", record
+        assert "certificate verify failed" in record["message"], record["message"]

@@ -1,0 +1,99 @@
+"""Reports are complete and parseable, the catalogue is current, xdist agrees, and secrets never leak."""
+
+from __future__ import annotations
+
+import secrets
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from fixtures.catalogue import ROOT, checks, render
+from selftests.harness import LOCAL, Run, Stack, write_env
+
+CHECK_IDS = sorted(c.id for c in checks())
+
+
+def report(run: Run, suffix: str) -> Path:
+    files = sorted(run.report_dir.glob(f"*{suffix}"))
+    assert len(files) == 1, files
+    return files[0]
+
+
+def test_json_has_one_record_per_check(good_run: Run) -> None:
+    document = good_run.document
+    assert sorted(c["id"] for c in document["checks"]) == CHECK_IDS
+    assert sum(document["counts"].values()) == len(CHECK_IDS)
+    assert document["environment"] == "local" and document["chosen_by"] == "--env"
+    for record in document["checks"]:
+        assert set(record) >= {"id", "title", "severity", "area", "guide", "outcome", "message", "duration"}
+
+
+def test_junit_carries_id_and_severity(good_run: Run) -> None:
+    cases = ET.parse(report(good_run, ".xml")).getroot().iter("testcase")
+    seen = {}
+    for case in cases:
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        seen[props["check_id"]] = props["severity"]
+    assert sorted(seen) == CHECK_IDS
+    assert set(seen.values()) <= {"critical", "high", "medium", "low", "info"}
+
+
+def test_html_is_self_contained_with_columns_and_summary(good_run: Run) -> None:
+    text = report(good_run, ".html").read_text()
+    for column in ("Check", "Severity", "Area", "Guide"):
+        assert f">{column}</th>" in text
+    assert "By area" in text and "By severity" in text and "Gate PASSED" in text
+    assert '<link rel="stylesheet" href' not in text  # self-contained: the CSS is inline
+    for check_id in CHECK_IDS:
+        assert check_id in text
+
+
+def test_catalogue_is_current() -> None:
+    current = (ROOT / "docs" / "CHECKS.md").read_text()
+    assert current == render(), "docs/CHECKS.md is out of date: run `make docs`"
+
+
+def test_xdist_gives_the_same_verdicts(stack: Stack, good_run: Run) -> None:
+    parallel = stack.run(LOCAL, "good-xdist", "--intrusive", "-n", "2")
+    assert parallel.verdicts() == good_run.verdicts()
+    assert parallel.rc == good_run.rc
+
+
+def test_canary_secrets_never_leak(stack: Stack, tmp_path: Path) -> None:
+    """A webhook secret and a DSN password that the run uses (and fails with) appear in no output."""
+    hook_canary = f"whsec_canary{secrets.token_hex(8)}"
+    password_canary = f"canarypw{secrets.token_hex(8)}"
+    dsn = urlsplit(stack.sandbox.variables("good")["SANDBOX_DATABASE_URL"])
+    netloc = f"{dsn.username}:{password_canary}@{dsn.hostname}:{dsn.port}"
+    env = write_env(
+        tmp_path / "canary.yml",
+        {
+            "extends": str(LOCAL),
+            "name": "canary",
+            "webhooks": {"stripe": {"secret": "${CANARY_WEBHOOK_SECRET}"}},
+            "database": {"dsn": "${CANARY_DATABASE_URL}"},
+        },
+    )
+    run = stack.run(
+        env,
+        "canary",
+        "--intrusive",
+        "-vv",
+        "-rA",
+        "--tb=long",
+        "--showlocals",
+        extra_env={
+            "CANARY_WEBHOOK_SECRET": hook_canary,
+            "CANARY_DATABASE_URL": urlunsplit(dsn._replace(netloc=netloc)),
+        },
+    )
+    outcomes = {c["id"]: c["outcome"] for c in run.document["checks"]}
+    # The canaries were really used: the wrong password breaks the database, the wrong secret HOOK-05.
+    assert outcomes["POOL-01"] == "failed" and outcomes["HOOK-05"] == "failed", outcomes
+    outputs = {"terminal": run.out}
+    outputs.update({path.name: path.read_text() for path in run.report_dir.iterdir()})
+    for name, text in outputs.items():
+        assert hook_canary not in text, f"the webhook secret leaked into {name}"
+        assert password_canary not in text, f"the DSN password leaked into {name}"
+    pool = next(c for c in run.document["checks"] if c["id"] == "POOL-01")
+    assert f"{dsn.username}:***@" in pool["message"], pool["message"]
