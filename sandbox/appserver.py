@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from sandbox.forkserver import Launcher
 from sandbox.proc import HOST, Process, Supervisor, free_port
 from sandbox.settings import SETTINGS_ENV
 
 WORKERS = 2
 TIMEOUT = 30
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+# SIGINT is gunicorn's quick shutdown; SIGTERM waits for idle sync workers to notice (seconds).
+STOP_SIGNAL = signal.SIGINT
+
+
+def python_env() -> dict[str, str]:
+    """The environment for Python children: this one, with the sandbox package importable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    for name in ("FLASK_DEBUG", "GUNICORN_CMD_ARGS"):
+        env.pop(name, None)
+    return env
 
 
 class AppServer:
@@ -26,41 +40,38 @@ class AppServer:
         self.log = directory / "gunicorn.log"
         self.port = 0
 
-    def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env[SETTINGS_ENV] = str(self.settings_file)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])])
-        env.pop("FLASK_DEBUG", None)
-        return env
+    def gunicorn_args(self) -> list[str]:
+        return [
+            "--bind", f"{HOST}:{self.port}",
+            "--workers", str(WORKERS),
+            "--worker-class", "sync",
+            "--timeout", str(TIMEOUT),
+            "--graceful-timeout", "5",
+            # Load the app in the master, then fork the workers.
+            "--preload",
+            "--forwarded-allow-ips", HOST,
+            "--access-logfile", str(self.directory / "access.log"),
+            "--error-logfile", "-",
+            "--name", f"preflight-sandbox-{self.twin}",
+            "sandbox.app:create_app_from_env()",
+        ]  # fmt: skip
 
-    def start(self, supervisor: Supervisor, deadline: float) -> Process:
+    def start(self, supervisor: Supervisor, deadline: float, launcher: Launcher | None) -> Process:
+        """Start gunicorn: forked from the warm launcher if given, else `python -m gunicorn`."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.settings_file.write_text(json.dumps(self.settings, indent=2))
-        self.settings_file.chmod(0o600)
+        fd = os.open(self.settings_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self.settings, handle, indent=2)
+        env = {**python_env(), SETTINGS_ENV: str(self.settings_file)}
+        name = f"gunicorn '{self.twin}'"
 
         def launch() -> Process:
             self.port = free_port()
-            argv = [
-                sys.executable, "-m", "gunicorn",
-                "--bind", f"{HOST}:{self.port}",
-                "--workers", str(WORKERS),
-                "--worker-class", "sync",
-                "--timeout", str(TIMEOUT),
-                "--graceful-timeout", "5",
-                # Import Flask, SQLAlchemy and stripe once in the master, not once per worker.
-                "--preload",
-                "--forwarded-allow-ips", HOST,
-                "--access-logfile", str(self.directory / "access.log"),
-                "--error-logfile", "-",
-                "--name", f"preflight-sandbox-{self.twin}",
-                "sandbox.app:create_app_from_env()",
-            ]
-            return supervisor.spawn(f"gunicorn '{self.twin}'", argv, self.log, env=self._env(),
-                                    cwd=self.directory)
+            if launcher is not None:
+                return launcher.fork(name, self.gunicorn_args(), env=env, cwd=self.directory,
+                                     log=self.log, deadline=deadline, stop_signal=STOP_SIGNAL)
+            argv = [sys.executable, "-m", "gunicorn", *self.gunicorn_args()]
+            return supervisor.spawn(name, argv, self.log, env=env, cwd=self.directory,
+                                    stop_signal=STOP_SIGNAL)
 
         return supervisor.spawn_retrying(launch, lambda proc: proc.wait_port(self.port, deadline))
-
-    def healthy(self) -> bool:
-        with urllib.request.urlopen(f"http://{HOST}:{self.port}/api/health", timeout=5) as reply:
-            return bool(reply.status == 200)

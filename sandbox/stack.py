@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 from werkzeug.security import generate_password_hash
 
 from sandbox import spa
-from sandbox.appserver import AppServer
+from sandbox.appserver import AppServer, python_env
+from sandbox.forkserver import Launcher
 from sandbox.nginx import Nginx, knobs_for
 from sandbox.postgres import Cluster
 from sandbox.proc import Process, SandboxError, Supervisor, is_root
@@ -190,9 +191,13 @@ class Sandbox:
         for cluster in self._clusters.values():
             cluster.release_connections()
 
-    def _start(self, twins: list[Twin], timeout: float) -> None:
+    def _start(self, twins: list[Twin], timeout: float, fork_apps: bool) -> None:
         deadline = time.monotonic() + timeout
         self.workdir.mkdir(parents=True, exist_ok=True)
+        launcher = None
+        if fork_apps:
+            launcher = Launcher(self._supervisor, self.workdir / "app-launcher.log", python_env())
+            launcher.start()
         self._certs = make_certificates(self.workdir / "tls")
         roots = {"prod": spa.build(self.workdir / "www").root}
         if any(knobs_for(t.nginx)["build"] == "dev" for t in twins):
@@ -224,7 +229,7 @@ class Sandbox:
             key = twin.name if twin.postgres else GOOD
             root = roots["dev" if knobs_for(twin.nginx)["build"] == "dev" else "prod"]
             futures.append(pool.submit(self._start_twin, twin, clusters[key],
-                                       self._clusters[key], root, deadline))
+                                       self._clusters[key], root, launcher, deadline))
         try:
             _wait_all(futures, deadline)
         except BaseException:
@@ -245,6 +250,7 @@ class Sandbox:
         cluster_ready: cf.Future[None],
         cluster: Cluster,
         web_root: Path,
+        launcher: Launcher | None,
         deadline: float,
     ) -> None:
         directory = self.workdir / "twins" / twin.name
@@ -264,7 +270,7 @@ class Sandbox:
         })
         running = _RunningTwin(twin, cluster, app, nginx)
         self._twins[twin.name] = running
-        app_proc = app.start(self._supervisor, deadline)
+        app_proc = app.start(self._supervisor, deadline, launcher)
         nginx_proc = nginx.start(self._supervisor, app.port, deadline)
         running.processes = (nginx_proc, app_proc)
         self._check_chain(running, deadline)
@@ -340,11 +346,13 @@ def start(
     workdir: Path | None = None,
     *,
     timeout: float = DEFAULT_TIMEOUT,
+    fork_apps: bool = True,
 ) -> Sandbox:
     """Start the shared parts and each named twin; return when all of them answer.
 
     Raises SandboxError (one line, naming the part and its log) on failure or after `timeout`
-    seconds, having stopped whatever it had started.
+    seconds, having stopped whatever it had started. With fork_apps (the default) each gunicorn
+    is forked from one warm launcher (sandbox.forkserver); without, each is `python -m gunicorn`.
     """
     names = list(dict.fromkeys(twins))
     unknown = [name for name in names if name not in TWINS]
@@ -361,7 +369,7 @@ def start(
     sandbox = Sandbox(path, owns_workdir=owns)
     _live.add(sandbox)
     try:
-        sandbox._start([TWINS[name] for name in names], timeout)
+        sandbox._start([TWINS[name] for name in names], timeout, fork_apps)
     except BaseException:
         sandbox.stop()
         raise
