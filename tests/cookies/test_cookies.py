@@ -6,8 +6,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -27,8 +26,8 @@ DAY = 86400.0
 Need = Callable[[str], Any]
 
 
-@dataclass(frozen=True)
-class Source:
+# A NamedTuple, not a dataclass: fixtures.catalogue executes check modules outside sys.modules.
+class Source(NamedTuple):
     """The request whose Set-Cookie headers are checked: the configured login, or the landing GET."""
 
     method: str
