@@ -31,8 +31,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     names = args.twin or ["good"]
     if "all" in names:
         names = list(TWINS)
-    # SIGTERM and SIGHUP take the same path as Ctrl-C, so every process is stopped.
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    # SIGTERM and SIGHUP take the same path as Ctrl-C, so every process is stopped. SIGINT too,
+    # explicitly: a shell starts background jobs with SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     sandbox = None
     state: Path | None = None
@@ -73,12 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the sandbox and wait for Ctrl-C")
-    up.add_argument("--twin", action="append", metavar="NAME",
-                    help="a twin to run (repeatable; 'all' for every twin); default: good")
+    up.add_argument(
+        "--twin",
+        action="append",
+        metavar="NAME",
+        help="a twin to run (repeatable; 'all' for every twin); default: good",
+    )
     up.add_argument("--state", type=Path, help="where to write the state file")
     up.add_argument("--workdir", type=Path, help="keep configs and logs here (default: a temp dir)")
-    up.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                    help="seconds to wait for every part (default: %(default)s)")
+    up.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for every part (default: %(default)s)"
+    )
     up.set_defaults(func=cmd_up)
     twins = sub.add_parser("twins", help="list the twins")
     twins.set_defaults(func=cmd_twins)

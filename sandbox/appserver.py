@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sandbox.forkserver import Launcher
+from sandbox.launcher import Launcher
 from sandbox.proc import HOST, Process, Supervisor, free_port
 from sandbox.settings import SETTINGS_ENV
 
@@ -23,9 +23,7 @@ STOP_SIGNAL = signal.SIGINT
 def python_env() -> dict[str, str]:
     """The environment for Python children: this one, with the sandbox package importable."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
+    env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])])
     for name in ("FLASK_DEBUG", "GUNICORN_CMD_ARGS"):
         env.pop(name, None)
     return env
@@ -68,10 +66,16 @@ class AppServer:
         def launch() -> Process:
             self.port = free_port()
             if launcher is not None:
-                return launcher.fork(name, self.gunicorn_args(), env=env, cwd=self.directory,
-                                     log=self.log, deadline=deadline, stop_signal=STOP_SIGNAL)
+                return launcher.fork(
+                    name,
+                    self.gunicorn_args(),
+                    env=env,
+                    cwd=self.directory,
+                    log=self.log,
+                    deadline=deadline,
+                    stop_signal=STOP_SIGNAL,
+                )
             argv = [sys.executable, "-m", "gunicorn", *self.gunicorn_args()]
-            return supervisor.spawn(name, argv, self.log, env=env, cwd=self.directory,
-                                    stop_signal=STOP_SIGNAL)
+            return supervisor.spawn(name, argv, self.log, env=env, cwd=self.directory, stop_signal=STOP_SIGNAL)
 
         return supervisor.spawn_retrying(launch, lambda proc: proc.wait_port(self.port, deadline))

@@ -11,7 +11,7 @@ from typing import Any
 
 import jinja2
 
-from sandbox.proc import Process, Supervisor, free_port, is_root, port_open
+from sandbox.proc import Process, Supervisor, free_port, is_root
 from sandbox.tls import Certificates
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -25,7 +25,7 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "shell_cache_control": "no-cache",
     "shell_expires": None,
     "assets_expires": "30d",
-    "assets_cache_control": "public, max-age=2592000, immutable",
+    "assets_cache_control": "public, immutable",  # with `expires 30d`: max-age=2592000
     "api_locations": ["/api/"],
     "webhooks": True,  # a /webhooks/ location proxied to the app
     "cors": None,  # None (the app's Flask-CORS), "wildcard-credentials" or "preflight-only"
@@ -108,13 +108,21 @@ class Nginx:
         def launch() -> Process:
             self.http_port, self.https_port = free_port(), free_port()
             self.conf.write_text(self.render(app_port))
-            argv = [nginx_binary(), "-p", f"{self.directory}/", "-c", str(self.conf),
-                    "-e", str(self.error_log), "-g", "daemon off;"]
-            return supervisor.spawn(f"nginx '{self.twin}'", argv, self.error_log,
-                                    cwd=self.directory)
+            argv = [
+                nginx_binary(),
+                "-p",
+                f"{self.directory}/",
+                "-c",
+                str(self.conf),
+                "-e",
+                str(self.error_log),
+                "-g",
+                "daemon off;",
+            ]
+            return supervisor.spawn(f"nginx '{self.twin}'", argv, self.error_log, cwd=self.directory)
 
         def wait(proc: Process) -> None:
-            proc.wait_until(lambda: port_open(self.http_port) and port_open(self.https_port),
-                            deadline, f"listening on ports {self.http_port} and {self.https_port}")
+            proc.wait_port(self.http_port, deadline)
+            proc.wait_port(self.https_port, deadline)
 
         return supervisor.spawn_retrying(launch, wait)

@@ -23,8 +23,7 @@ from sandbox.proc import (
     unprivileged_ids,
 )
 
-PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin",
-                     "/usr/lib/postgresql/17/bin")
+PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
 APP_ROLE = "app"
 APP_DATABASE = "app"
 
@@ -96,8 +95,13 @@ class Cluster:
         return f"postgresql://{APP_ROLE}:{self.password}@{HOST}:{self.port}/{APP_DATABASE}"
 
     def _env(self) -> dict[str, str]:
-        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C",
-                "HOME": str(self.home), "TZ": "UTC"}
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LC_ALL": "C",
+            "LANG": "C",
+            "HOME": str(self.home),
+            "TZ": "UTC",
+        }
 
     def _prepare_dirs(self) -> None:
         self.home.mkdir(parents=True)
@@ -108,12 +112,11 @@ class Cluster:
                 os.chown(path, *unprivileged_ids())
 
     def _initdb(self, deadline: float) -> None:
-        argv = as_unprivileged([
-            pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-            "--locale=C", "--no-sync", "--no-instructions",
-        ])
-        initdb = self.supervisor.spawn(f"initdb for postgres '{self.name}'", argv, self.log, env=self._env(),
-                         cwd=self.home)
+        options = ["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"]
+        argv = as_unprivileged([pg_bin("initdb"), "-D", str(self.data), *options])
+        initdb = self.supervisor.spawn(
+            f"initdb for postgres '{self.name}'", argv, self.log, env=self._env(), cwd=self.home
+        )
         if not initdb.wait(deadline - time.monotonic()):
             initdb.kill_group()
             initdb.wait(5)
@@ -133,12 +136,14 @@ class Cluster:
         with open(self.log, "a") as log:
             log.write(f"# preflight sandbox settings for '{self.name}': {lines}\n")
 
-    def _superuser(self, dbname: str = "postgres", user: str = "postgres") -> psycopg.Connection:
-        return psycopg.connect(host=str(self.sockets), port=self.port, user=user, dbname=dbname,
-                               connect_timeout=2, autocommit=True)
+    def _local(self, dbname: str = "postgres", user: str = "postgres") -> psycopg.Connection:
+        """A connection over the private socket (trust), for setup and readiness."""
+        return psycopg.connect(
+            host=str(self.sockets), port=self.port, user=user, dbname=dbname, connect_timeout=2, autocommit=True
+        )
 
     def _ready(self) -> bool:
-        with self._superuser() as conn:
+        with self._local() as conn:
             conn.execute("SELECT 1")
         return True
 
@@ -146,40 +151,42 @@ class Cluster:
         self._prepare_dirs()
         self._initdb(deadline)
         self._configure()
+
         def launch() -> Process:
             self.port = free_port()
             argv = as_unprivileged([pg_bin("postgres"), "-D", str(self.data), "-p", str(self.port)])
             # SIGINT is PostgreSQL's fast shutdown: it does not wait for clients to disconnect.
-            return self.supervisor.spawn(f"postgres '{self.name}'", argv, self.log,
-                                         env=self._env(), cwd=self.home, stop_signal=signal.SIGINT)
+            return self.supervisor.spawn(
+                f"postgres '{self.name}'", argv, self.log, env=self._env(), cwd=self.home, stop_signal=signal.SIGINT
+            )
 
         self.process = self.supervisor.spawn_retrying(
-            launch, lambda proc: proc.wait_until(self._ready, deadline, "accepting connections"))
+            launch, lambda proc: proc.wait_until(self._ready, deadline, "accepting connections")
+        )
         self._create_app_database()
 
     def _create_app_database(self) -> None:
         email, password_hash = self.smoke_user
-        with self._superuser() as conn:
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(APP_ROLE), sql.Literal(self.password)))
-            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(APP_DATABASE), sql.Identifier(APP_ROLE)))
+        with self._local() as conn:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(APP_ROLE), sql.Literal(self.password))
+            )
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(APP_DATABASE), sql.Identifier(APP_ROLE))
+            )
             self.max_connections = int(conn.execute("SHOW max_connections").fetchone()[0])
-        with self._superuser(dbname=APP_DATABASE, user=APP_ROLE) as conn:
+        with self._local(dbname=APP_DATABASE, user=APP_ROLE) as conn:
             conn.execute(SCHEMA)
-            conn.execute("INSERT INTO users (email, password_hash) VALUES (%s, %s)",
-                         (email, password_hash))
+            conn.execute("INSERT INTO users (email, password_hash) VALUES (%s, %s)", (email, password_hash))
 
     def hold_connections(self, count: int) -> None:
         """Open and keep idle application connections, like other clients of a busy server."""
         for _ in range(count):
-            self._held.append(psycopg.connect(self.database_url, connect_timeout=5,
-                                              application_name="preflight-sandbox-hold"))
+            self._held.append(
+                psycopg.connect(self.database_url, connect_timeout=5, application_name="preflight-sandbox-hold")
+            )
 
     def release_connections(self) -> None:
         while self._held:
             with contextlib.suppress(Exception):
                 self._held.pop().close()
-
-    def remove_files(self) -> None:
-        shutil.rmtree(self.home, ignore_errors=True)

@@ -70,19 +70,23 @@ def as_unprivileged(argv: Sequence[str]) -> list[str]:
     ]
 
 
-def tail(path: Path, lines: int = 5) -> str:
+_TROUBLE = ("error", "fatal", "emerg", "exception", "failed", "in use", "denied")
+
+
+def tail(path: Path, lines: int = 2) -> str:
+    """The last lines of a log that say what went wrong (else its last lines), on one line."""
     try:
-        text = path.read_text(errors="replace")
+        text = path.read_text(errors="replace").strip().splitlines()
     except OSError:
         return ""
-    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+    trouble = [line for line in text if any(word in line.lower() for word in _TROUBLE)]
+    return " | ".join(line.strip() for line in (trouble or text)[-lines:])
 
 
 class Process:
     """A process in its own process group, with stdout and stderr appended to a log file."""
 
-    def __init__(self, name: str, pid: int, log: Path, log_start: int,
-                 stop_signal: signal.Signals) -> None:
+    def __init__(self, name: str, pid: int, log: Path, log_start: int, stop_signal: signal.Signals) -> None:
         self.name = name
         self.pid = pid
         self.log = log
@@ -121,13 +125,30 @@ class Process:
             with contextlib.suppress(Exception):
                 if ready():
                     return
+            if self.lost_port_race():
+                # It may keep retrying the bind for seconds; we retry with another port instead.
+                raise self.fail(f"lost its port to another process before {what}")
             if time.monotonic() >= deadline:
                 raise self.fail(f"did not become ready ({what}) in time")
             time.sleep(delay)
             delay = min(delay * 1.5, 0.3)
 
     def wait_port(self, port: int, deadline: float) -> None:
-        self.wait_until(lambda: port_open(port), deadline, f"listening on {HOST}:{port}")
+        self.wait_until(lambda: port_open(port) and self.owns_listener(port), deadline, f"listening on {HOST}:{port}")
+
+    def owns_listener(self, port: int) -> bool:
+        """Whether the socket listening on `port` is ours: with several sandboxes starting at
+        once, a port we picked may have been taken by another one, whose answer is not ours."""
+        try:
+            sockets = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+            fds = os.listdir(f"/proc/{self.pid}/fd")
+        except OSError:
+            return True  # no /proc to ask: trust the connection
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{self.pid}/fd/{fd}") in sockets:
+                    return True
+        return False
 
     def signal(self, sig: signal.Signals) -> None:
         if self.alive():
@@ -192,7 +213,7 @@ class ChildProcess(Process):
 
 
 class ForkedProcess(Process):
-    """A process forked by the app launcher (sandbox.forkserver), which also reaps it."""
+    """A process forked by the app launcher (sandbox.launcher), which also reaps it."""
 
     def returncode(self) -> int | None:
         try:
@@ -207,6 +228,18 @@ class ForkedProcess(Process):
                 return -1
             return None
         return -1 if state in ("Z", "X") else None
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for line in table:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rpartition(":")[2], 16) == port:
+                inodes.add(inode)
+    return inodes
 
 
 def port_open(port: int, timeout: float = 0.5) -> bool:
@@ -224,6 +257,8 @@ class Supervisor:
         self._lock = threading.Lock()
         self._closed = False
         self.processes: list[Process] = []
+        # Told about every process after it started (the launcher's orphan guard); best effort.
+        self.guardian: Callable[[Process], None] | None = None
 
     def spawn(self, name: str, argv: Sequence[str], log: Path, **kwargs: Any) -> ChildProcess:
         # Under the lock, so that a start racing with close() either is stopped or never happens.
@@ -232,16 +267,25 @@ class Supervisor:
                 raise SandboxError(f"{name}: not started, the sandbox is stopping")
             proc = ChildProcess(name, argv, log, **kwargs)
             self.processes.append(proc)
+        self._guard(proc)
         return proc
 
     def track(self, proc: P) -> P:
         """Track a process started elsewhere; kill it if the sandbox is already stopping."""
         with self._lock:
-            if not self._closed:
+            closed = self._closed
+            if not closed:
                 self.processes.append(proc)
-                return proc
-        proc.kill_group()
-        raise SandboxError(f"{proc.name}: not started, the sandbox is stopping")
+        if closed:
+            proc.kill_group()
+            raise SandboxError(f"{proc.name}: not started, the sandbox is stopping")
+        self._guard(proc)
+        return proc
+
+    def _guard(self, proc: Process) -> None:
+        if self.guardian is not None:
+            with contextlib.suppress(Exception):
+                self.guardian(proc)
 
     def close(self) -> list[Process]:
         """Refuse new processes from now on; return the ones started so far."""
@@ -249,9 +293,7 @@ class Supervisor:
             self._closed = True
             return list(self.processes)
 
-    def spawn_retrying(
-        self, launch: Callable[[], P], wait: Callable[[P], None], attempts: int = 3
-    ) -> P:
+    def spawn_retrying(self, launch: Callable[[], P], wait: Callable[[P], None], attempts: int = 3) -> P:
         """launch() picks fresh ports each time; a start that lost a port race is retried."""
         for attempt in range(1, attempts + 1):
             proc = launch()
@@ -296,4 +338,3 @@ def stop_all(processes: Sequence[Process], timeout: float = 10.0) -> None:
         proc.kill_group()
     for proc in processes:
         proc.wait(5)
-

@@ -32,12 +32,32 @@ class RedisServer:
         def launch() -> Process:
             self.port = free_port()
             argv = [
-                binary, "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "no",
-                "--dir", str(self.directory), "--daemonize", "no", "--protected-mode", "yes",
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                HOST,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
                 # A queue and session store must not evict keys; the limit gives checks a ratio.
-                "--maxmemory", "64mb", "--maxmemory-policy", "noeviction",
+                "--maxmemory",
+                "64mb",
+                "--maxmemory-policy",
+                "noeviction",
             ]
             return supervisor.spawn("redis-server", argv, self.log, cwd=self.directory)
 
         return supervisor.spawn_retrying(
-            launch, lambda proc: proc.wait_until(lambda: _pong(self.port), deadline, "answering PING"))
+            launch,
+            lambda proc: proc.wait_until(
+                lambda: proc.owns_listener(self.port) and _pong(self.port), deadline, "answering PING"
+            ),
+        )

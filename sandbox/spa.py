@@ -70,7 +70,7 @@ _JS = """\
         ]));
       });
     }
-    if (path === "/account") {
+    if (path === "/account" || path.startsWith("/account/")) {
       root.replaceChildren(el("h1", {}, ["Your account"]), el("p", {}, ["Sign in to continue."]));
       return Promise.resolve();
     }
@@ -206,8 +206,14 @@ def build(root: Path, *, dev: bool = False) -> Build:
     if dev:
         source_map = js_name + ".map"
         js += f"//# sourceMappingURL={source_map}\n".encode()
-        sources = {"version": 3, "file": js_name, "sources": ["src/index.js"],
-                   "sourcesContent": [_JS], "names": [], "mappings": ""}
+        sources = {
+            "version": 3,
+            "file": js_name,
+            "sources": ["src/index.js"],
+            "sourcesContent": [_JS],
+            "names": [],
+            "mappings": "",
+        }
         (js_dir / source_map).write_text(json.dumps(sources))
     (js_dir / js_name).write_bytes(js)
 

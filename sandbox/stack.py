@@ -24,7 +24,7 @@ from werkzeug.security import generate_password_hash
 
 from sandbox import spa
 from sandbox.appserver import AppServer, python_env
-from sandbox.forkserver import Launcher
+from sandbox.launcher import Launcher
 from sandbox.nginx import Nginx, knobs_for
 from sandbox.postgres import Cluster
 from sandbox.proc import Process, SandboxError, Supervisor, is_root
@@ -72,6 +72,7 @@ class Sandbox:
         self._stop_lock = threading.Lock()
         self._stopped = False
         self._twins: dict[str, _RunningTwin] = {}
+        self._order: list[str] = []
         self._clusters: dict[str, Cluster] = {}
         self._redis = RedisServer(workdir / "redis", workdir / "redis" / "redis.log")
         self._pg_home: Path | None = None
@@ -79,12 +80,16 @@ class Sandbox:
         self.webhook_secret = "whsec_" + secrets.token_urlsafe(24)
         self.login_email = LOGIN_EMAIL
         self.login_password = secrets.token_urlsafe(18)
+        # Seconds from the start of start() until each part was ready: where startup time goes.
+        self.timings: dict[str, float] = {}
+        self._began = time.monotonic()
 
     # --- public interface --------------------------------------------------------------------
 
     @property
     def twins(self) -> list[str]:
-        return list(self._twins)
+        """The running twins, in the order they were asked for."""
+        return [name for name in self._order if name in self._twins]
 
     def variables(self, twin: str = GOOD) -> dict[str, str]:
         running = self._running(twin)
@@ -122,7 +127,7 @@ class Sandbox:
         state = {
             "pid_owner": os.getpid(),
             "workdir": str(self.workdir),
-            "twins": {name: self.variables(name) for name in self._twins},
+            "twins": {name: self.variables(name) for name in self.twins},
             "pids": self.pids(),
         }
         path = Path(path)
@@ -154,6 +159,9 @@ class Sandbox:
 
     def stop(self) -> None:
         """Stop every process (idempotent). Keeps the logs unless the workdir was our temp dir."""
+        self._shutdown(keep_workdir=False)
+
+    def _shutdown(self, keep_workdir: bool) -> None:
         with self._stop_lock:
             if self._stopped:
                 return
@@ -164,7 +172,7 @@ class Sandbox:
         self._supervisor.stop(first=web, between=self._release_connections)
         if self._pg_home is not None:
             shutil.rmtree(self._pg_home, ignore_errors=True)
-        if self._owns_workdir:
+        if self._owns_workdir and not keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
@@ -184,42 +192,54 @@ class Sandbox:
         try:
             return self._twins[twin]
         except KeyError:
-            raise KeyError(f"twin {twin!r} is not running (running: {sorted(self._twins)})") \
-                from None
+            raise KeyError(f"twin {twin!r} is not running (running: {sorted(self._twins)})") from None
 
     def _release_connections(self) -> None:
         for cluster in self._clusters.values():
             cluster.release_connections()
 
+    def _mark(self, part: str) -> None:
+        self.timings[part] = round(time.monotonic() - self._began, 2)
+
     def _start(self, twins: list[Twin], timeout: float, fork_apps: bool) -> None:
-        deadline = time.monotonic() + timeout
+        self._began = time.monotonic()
+        deadline = self._began + timeout
+        self._order = [twin.name for twin in twins]
         self.workdir.mkdir(parents=True, exist_ok=True)
-        launcher = None
-        if fork_apps:
-            launcher = Launcher(self._supervisor, self.workdir / "app-launcher.log", python_env())
-            launcher.start()
+        # Forks the gunicorns (fork_apps) and stops everything if this process dies unstopped.
+        guardian = Launcher(self._supervisor, self.workdir / "app-launcher.log", python_env())
+        guardian.start(preload=fork_apps)
+        self._supervisor.guardian = guardian.watch
+        if self._owns_workdir:
+            guardian.remove_if_orphaned(self.workdir)
+        launcher = guardian if fork_apps else None
         self._certs = make_certificates(self.workdir / "tls")
         roots = {"prod": spa.build(self.workdir / "www").root}
         if any(knobs_for(t.nginx)["build"] == "dev" for t in twins):
             roots["dev"] = spa.build(self.workdir / "www-dev", dev=True).root
+        self._mark("tls and spa")
 
         # Data and sockets of the clusters go to a short private path (socket paths are limited
         # to ~100 bytes); as root it must be traversable by the user PostgreSQL runs as.
         self._pg_home = Path(tempfile.mkdtemp(prefix="preflight-pg-"))
+        guardian.remove_if_orphaned(self._pg_home)
         if is_root():
             self._pg_home.chmod(0o711)
         smoke_user = (self.login_email, generate_password_hash(self.login_password))
         for key, settings in [(GOOD, {})] + [(t.name, t.postgres) for t in twins if t.postgres]:
             self._clusters[key] = Cluster(
-                key, self._supervisor, self._pg_home / key,
+                key,
+                self._supervisor,
+                self._pg_home / key,
                 self.workdir / "postgres" / f"{key}.log",
-                password=secrets.token_urlsafe(18), settings=settings, smoke_user=smoke_user,
+                password=secrets.token_urlsafe(18),
+                settings=settings,
+                smoke_user=smoke_user,
             )
         holds = {t.name: t.hold_connections for t in twins if t.hold_connections}
 
-        pool = cf.ThreadPoolExecutor(max_workers=len(self._clusters) + len(twins) + 1,
-                                     thread_name_prefix="sandbox")
-        futures: list[cf.Future[Any]] = [pool.submit(self._redis.start, self._supervisor, deadline)]
+        pool = cf.ThreadPoolExecutor(max_workers=len(self._clusters) + len(twins) + 1, thread_name_prefix="sandbox")
+        futures: list[cf.Future[Any]] = [pool.submit(self._start_redis, deadline)]
         clusters = {
             key: pool.submit(self._start_cluster, cluster, holds.get(key, 0), deadline)
             for key, cluster in self._clusters.items()
@@ -228,8 +248,9 @@ class Sandbox:
         for twin in twins:
             key = twin.name if twin.postgres else GOOD
             root = roots["dev" if knobs_for(twin.nginx)["build"] == "dev" else "prod"]
-            futures.append(pool.submit(self._start_twin, twin, clusters[key],
-                                       self._clusters[key], root, launcher, deadline))
+            futures.append(
+                pool.submit(self._start_twin, twin, clusters[key], self._clusters[key], root, launcher, deadline)
+            )
         try:
             _wait_all(futures, deadline)
         except BaseException:
@@ -239,10 +260,15 @@ class Sandbox:
             raise
         pool.shutdown(wait=True)
 
+    def _start_redis(self, deadline: float) -> None:
+        self._redis.start(self._supervisor, deadline)
+        self._mark("redis")
+
     def _start_cluster(self, cluster: Cluster, hold: int, deadline: float) -> None:
         cluster.start(deadline)
         if hold:
             cluster.hold_connections(hold)
+        self._mark(f"postgres {cluster.name}")
 
     def _start_twin(
         self,
@@ -258,22 +284,33 @@ class Sandbox:
         webhook_secret = self.webhook_secret
         if settings["webhook"]["secret"] == "stale":
             webhook_secret = "whsec_" + secrets.token_urlsafe(24)
-        nginx = Nginx(twin.name, directory / "nginx", knobs=twin.nginx, web_root=web_root,
-                      certificates=self._require_certs(),
-                      cors_origins=DEFAULT_SETTINGS["cors"]["origins"])
+        nginx = Nginx(
+            twin.name,
+            directory / "nginx",
+            knobs=twin.nginx,
+            web_root=web_root,
+            certificates=self._require_certs(),
+            cors_origins=DEFAULT_SETTINGS["cors"]["origins"],
+        )
         _result(cluster_ready, deadline, f"postgres '{cluster.name}' (log: {cluster.log})")
-        app = AppServer(twin.name, directory / "app", {
-            **twin.app,
-            "secret_key": secrets.token_urlsafe(32),
-            "database_url": cluster.database_url,
-            "webhook_secret": webhook_secret,
-        })
+        app = AppServer(
+            twin.name,
+            directory / "app",
+            {
+                **twin.app,
+                "secret_key": secrets.token_urlsafe(32),
+                "database_url": cluster.database_url,
+                "webhook_secret": webhook_secret,
+            },
+        )
         running = _RunningTwin(twin, cluster, app, nginx)
         self._twins[twin.name] = running
         app_proc = app.start(self._supervisor, deadline, launcher)
+        self._mark(f"gunicorn {twin.name}")
         nginx_proc = nginx.start(self._supervisor, app.port, deadline)
         running.processes = (nginx_proc, app_proc)
         self._check_chain(running, deadline)
+        self._mark(f"twin {twin.name}")
 
     def _check_chain(self, running: _RunningTwin, deadline: float) -> None:
         """One request through nginx (TLS), gunicorn and PostgreSQL: /api/health answers 200."""
@@ -292,7 +329,7 @@ class Sandbox:
             try:
                 if healthy():
                     return
-            except Exception as exc:  # noqa: BLE001 - reported below if it never succeeds
+            except Exception as exc:  # reported below if it never succeeds
                 last_error = exc
             time.sleep(0.2)
         raise SandboxError(
@@ -319,8 +356,9 @@ def _wait_all(futures: list[cf.Future[Any]], deadline: float) -> None:
     """Wait for every future; raise the first failure as soon as it happens."""
     pending = set(futures)
     while pending:
-        done, pending = cf.wait(pending, timeout=max(0.0, deadline - time.monotonic()) + 1.0,
-                                return_when=cf.FIRST_EXCEPTION)
+        done, pending = cf.wait(
+            pending, timeout=max(0.0, deadline - time.monotonic()) + 1.0, return_when=cf.FIRST_EXCEPTION
+        )
         for future in done:
             exc = future.exception()
             if exc is not None:
@@ -352,7 +390,7 @@ def start(
 
     Raises SandboxError (one line, naming the part and its log) on failure or after `timeout`
     seconds, having stopped whatever it had started. With fork_apps (the default) each gunicorn
-    is forked from one warm launcher (sandbox.forkserver); without, each is `python -m gunicorn`.
+    is forked from one warm launcher (sandbox.launcher); without, each is `python -m gunicorn`.
     """
     names = list(dict.fromkeys(twins))
     unknown = [name for name in names if name not in TWINS]
@@ -364,14 +402,15 @@ def start(
             raise SandboxError(f"twin {name!r} holds connections but has no cluster of its own")
 
     owns = workdir is None
-    path = Path(tempfile.mkdtemp(prefix="preflight-sandbox-")) if workdir is None \
-        else Path(workdir).resolve()
+    path = Path(tempfile.mkdtemp(prefix="preflight-sandbox-")) if workdir is None else Path(workdir).resolve()
     sandbox = Sandbox(path, owns_workdir=owns)
     _live.add(sandbox)
     try:
         sandbox._start([TWINS[name] for name in names], timeout, fork_apps)
+    except Exception:
+        sandbox._shutdown(keep_workdir=True)  # the error message names a log in it
+        raise
     except BaseException:
         sandbox.stop()
         raise
     return sandbox
-

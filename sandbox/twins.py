@@ -42,7 +42,9 @@ _TWINS = [
         description="nginx `location /` lacks the try_files fallback to /index.html: deep links "
         "and refreshes answer 404.",
         guide=f"{H}: Routing Issues",
-        breaks={"SPA-01": r"404"},
+        breaks={
+            "SPA-01": r"/properties/42 answered 404",
+        },
         nginx={"spa_fallback": False},
     ),
     Twin(
@@ -50,7 +52,9 @@ _TWINS = [
         description="The /static/ location falls back to /index.html: a missing asset answers "
         "200 text/html instead of 404.",
         guide=f"{H}: Routing Issues",
-        breaks={"SPA-02": r"200|text/html|shell"},
+        breaks={
+            "SPA-02": r"answered 200 text/html \(the app shell\): the SPA fallback swallows missing assets",
+        },
         nginx={"assets_fallback": True},
     ),
     Twin(
@@ -58,14 +62,18 @@ _TWINS = [
         description="index.html is served with `expires 30d`: browsers keep an old shell that "
         "names bundles a deploy has removed.",
         guide=f"{V}: Static Files Not Loading",
-        breaks={"SPA-03": r"(?i)cache-control|max-age"},
+        breaks={
+            "SPA-03": r"sends Cache-Control: max-age=2592000",
+        },
         nginx={"shell_cache_control": None, "shell_expires": "30d"},
     ),
     Twin(
         name="spa-assets-short-cache",
         description="Hashed assets are cached for one hour (`expires 1h`) instead of 30 days.",
         guide=f"{V}: Static Files Not Loading",
-        breaks={"SPA-04": r"(?i)max-age"},
+        breaks={
+            "SPA-04": r"is cached for 1 hour \(Cache-Control: max-age=3600\)",
+        },
         nginx={"assets_expires": "1h", "assets_cache_control": None},
     ),
     Twin(
@@ -73,14 +81,19 @@ _TWINS = [
         description="mime.types is not included: JS and CSS are served as "
         "application/octet-stream (and so are not gzipped either).",
         guide=f"{V}: Static Files Not Loading",
-        breaks={"SPA-04": r"(?i)content-type|octet-stream", "SPA-05": r"(?i)gzip|encod|compress"},
+        breaks={
+            "SPA-04": r"served with Content-Type application/octet-stream",
+            "SPA-05": r"Content-Encoding \(none\)",
+        },
         nginx={"mime_types": False},
     ),
     Twin(
         name="spa-no-gzip",
         description="gzip is off: JS, CSS and HTML go out uncompressed.",
         guide=f"{H}: Slow Performance",
-        breaks={"SPA-05": r"(?i)gzip|encod|compress"},
+        breaks={
+            "SPA-05": r"Content-Encoding \(none\) to Accept-Encoding: gzip, br",
+        },
         nginx={"gzip": False},
     ),
     Twin(
@@ -88,7 +101,9 @@ _TWINS = [
         description="The development build was deployed: the bundle calls "
         "http://localhost:5000/api and its source map is public.",
         guide=f"{H}: Build Failures",
-        breaks={"SPA-06": r"(?i)localhost|source ?map|\.map"},
+        breaks={
+            "SPA-06": r"references http://localhost:5000/api.*\.map is served",
+        },
         nginx={"build": "dev"},
     ),
     Twin(
@@ -96,7 +111,9 @@ _TWINS = [
         description="nginx proxies only /api/v1/, /api/health and /api/auth/: any other /api "
         "path falls into the SPA fallback and answers 200 with the HTML shell.",
         guide=f"{H}: Routing Issues",
-        breaks={"SPA-07": r"200|text/html|shell"},
+        breaks={
+            "SPA-07": r"answered 200 text/html \(the app shell\): the SPA fallback swallows unknown API paths",
+        },
         nginx={"api_locations": ["/api/v1/", "= /api/health", "/api/auth/"]},
     ),
     # --- CORS ------------------------------------------------------------------------------
@@ -105,7 +122,10 @@ _TWINS = [
         description="CORS reflects any Origin together with Allow-Credentials "
         "(Flask-CORS origins=r'.*', supports_credentials=True).",
         guide=f"{H}: CORS Issues",
-        breaks={"CORS-03": r"evil|reflect"},
+        breaks={
+            "CORS-03": r"https://evil\.example was echoed in Access-Control-Allow-Origin",
+            "CORS-04": r"http://localhost:3000 is allowed in production",
+        },
         app={"cors": {"origins": r".*"}},
     ),
     Twin(
@@ -113,7 +133,9 @@ _TWINS = [
         description="The allowed-origin regex is unanchored (https://.*app\\.preflight\\.test.*): "
         "https://app.preflight.test.evil.example is allowed.",
         guide=f"{H}: CORS Issues",
-        breaks={"CORS-03": r"evil"},
+        breaks={
+            "CORS-03": r"https://app\.preflight\.test\.evil\.example .*was echoed",
+        },
         app={"cors": {"origins": [r"https://.*app\.preflight\.test.*"]}},
     ),
     Twin(
@@ -122,8 +144,9 @@ _TWINS = [
         "Allow-Credentials true on /api/, hiding the app's own CORS headers.",
         guide=f"{H}: CORS Issues",
         breaks={
-            "CORS-01": r"(?i)access-control-allow-origin|\*",
-            "CORS-02": r"(?i)\*|wildcard|credentials",
+            "CORS-01": r"Access-Control-Allow-Origin is \*; expected exactly https://app\.preflight\.test",
+            "CORS-02": r"Access-Control-Allow-Origin: \* together with Access-Control-Allow-Credentials: true",
+            "CORS-03": r"got Access-Control-Allow-Origin: \* with Access-Control-Allow-Credentials: true",
         },
         nginx={"cors": "wildcard-credentials"},
     ),
@@ -132,14 +155,18 @@ _TWINS = [
         description="CORS is configured without credentials: the SPA's cookie-authenticated "
         "calls are blocked (no Access-Control-Allow-Credentials).",
         guide=f"{H}: CORS Configuration",
-        breaks={"CORS-02": r"(?i)credentials"},
+        breaks={
+            "CORS-02": r"carries Access-Control-Allow-Credentials: \(none\); expected true",
+        },
         app={"cors": {"supports_credentials": False}},
     ),
     Twin(
         name="cors-missing-header",
         description="CORS allow_headers lacks x-csrftoken: preflights for the SPA's writes fail.",
         guide=f"{H}: CORS Configuration",
-        breaks={"CORS-01": r"(?i)x-csrftoken|allow-headers"},
+        breaks={
+            "CORS-01": r"Access-Control-Allow-Headers \(.*\) lacks x-csrftoken",
+        },
         app={"cors": {"allow_headers": ["authorization", "content-type"]}},
     ),
     Twin(
@@ -147,16 +174,28 @@ _TWINS = [
         description="The 'Development only' origins http://localhost:3000 and "
         "http://127.0.0.1:3000 were left in the production CORS list.",
         guide=f"{H}: CORS Configuration",
-        breaks={"CORS-04": r"localhost:3000|127\.0\.0\.1:3000"},
-        app={"cors": {"origins": ["https://app.preflight.test", "https://www.preflight.test",
-                                  "http://localhost:3000", "http://127.0.0.1:3000"]}},
+        breaks={
+            "CORS-04": r"http://localhost:3000 is allowed in production",
+        },
+        app={
+            "cors": {
+                "origins": [
+                    "https://app.preflight.test",
+                    "https://www.preflight.test",
+                    "http://localhost:3000",
+                    "http://127.0.0.1:3000",
+                ]
+            }
+        },
     ),
     Twin(
         name="cors-no-vary",
         description="CORS answers depend on Origin but carry no Vary: Origin "
         "(Flask-CORS vary_header=False): shared caches mix up origins.",
         guide=f"{H}: CORS Issues",
-        breaks={"CORS-05": r"(?i)vary"},
+        breaks={
+            "CORS-05": r"Vary lacks Origin",
+        },
         app={"cors": {"vary_header": False}},
     ),
     Twin(
@@ -164,7 +203,9 @@ _TWINS = [
         description="nginx answers the OPTIONS preflight itself while the app has no CORS: "
         "the real GET carries no Access-Control-Allow-Origin.",
         guide=f"{H}: CORS Issues",
-        breaks={"CORS-06": r"(?i)access-control-allow-origin|GET"},
+        breaks={
+            "CORS-06": r"carries Access-Control-Allow-Origin: \(none\), but its preflight answered",
+        },
         nginx={"cors": "preflight-only"},
         app={"cors": {"enabled": False}},
     ),
@@ -174,7 +215,9 @@ _TWINS = [
         description="SESSION_COOKIE_SECURE = False and the remember cookie lacks Secure: "
         "session cookies can leak over plain HTTP.",
         guide=f"{V}: SSL/HTTPS Issues",
-        breaks={"COOK-01": r"Secure"},
+        breaks={
+            "COOK-01": r"cookie 'session' is set over HTTPS without Secure",
+        },
         app={"cookies": {"session_secure": False, "remember_secure": False}},
     ),
     Twin(
@@ -182,23 +225,28 @@ _TWINS = [
         description="SESSION_COOKIE_HTTPONLY = False and the remember cookie lacks HttpOnly: "
         "any injected script can read the session.",
         guide=f"{H}: Authentication Issues",
-        breaks={"COOK-02": r"HttpOnly"},
+        breaks={
+            "COOK-02": r"session cookie 'session' is set without HttpOnly",
+        },
         app={"cookies": {"session_httponly": False, "remember_httponly": False}},
     ),
     Twin(
         name="cookie-samesite-none-insecure",
-        description="The session cookie is SameSite=None without Secure, and the csrftoken "
-        "cookie has no SameSite.",
+        description="The session cookie is SameSite=None without Secure, and the csrftoken cookie has no SameSite.",
         guide=f"{H}: Authentication Issues",
-        breaks={"COOK-03": r"SameSite", "COOK-01": r"Secure"},
-        app={"cookies": {"session_samesite": "None", "session_secure": False,
-                         "csrf_samesite": None}},
+        breaks={
+            "COOK-03": r"cookie 'session' is SameSite=None without Secure.*|csrf cookie 'csrftoken' has no SameSite",
+            "COOK-01": r"without Secure",
+        },
+        app={"cookies": {"session_samesite": "None", "session_secure": False, "csrf_samesite": None}},
     ),
     Twin(
         name="cookie-long-lived",
         description="PERMANENT_SESSION_LIFETIME is 31 days and the remember cookie lives a year.",
         guide=f"{V}: Session Expires Too Quickly",
-        breaks={"COOK-04": r"(?i)days|lifetime|max-age|expires"},
+        breaks={
+            "COOK-04": r"remember cookie 'remember_token' lives 365\.0 days",
+        },
         app={"cookies": {"session_days": 31, "remember_days": 365}},
     ),
     Twin(
@@ -206,7 +254,9 @@ _TWINS = [
         description="The plain-HTTP listener serves the site and proxies /api/ instead of "
         "redirecting: a login over http:// sets the session cookie in clear text.",
         guide=f"{V}: SSL/HTTPS Issues",
-        breaks={"COOK-05": r"(?i)http://|redirect|session", "TLS-01": r"(?i)redirect|200"},
+        breaks={
+            "COOK-05": r"answered 200 and set session cookie 'session' over plain HTTP",
+        },
         nginx={"http_redirect": False},
     ),
     # --- POOL ------------------------------------------------------------------------------
@@ -215,7 +265,9 @@ _TWINS = [
         description="PostgreSQL max_connections = 20: 17 usable slots for pools that may open "
         "2 x (5 + 5) = 20 connections.",
         guide=f"{H}: Too Many Connections",
-        breaks={"POOL-01": r"max_connections|exceed|17"},
+        breaks={
+            "POOL-01": r"can open 20 connections .* but the server allows max_connections 20",
+        },
         postgres={"max_connections": "20"},
     ),
     Twin(
@@ -223,7 +275,9 @@ _TWINS = [
         description="Other clients hold 32 of 37 usable connections (max_connections = 40): "
         "the next pool overflow gets 'too many connections'.",
         guide=f"{V}: Database Connection Pool Exhausted",
-        breaks={"POOL-02": r"(?i)connections|pg_stat_activity|80"},
+        breaks={
+            "POOL-02": r"client connections are open .* the limit is 80%",
+        },
         postgres={"max_connections": "40"},
         hold_connections=32,
     ),
@@ -232,7 +286,9 @@ _TWINS = [
         description="PostgreSQL idle_session_timeout = 10min is shorter than pool_recycle "
         "(1800 s): the server drops pooled connections before the pool recycles them.",
         guide=f"{H}: Connection Pool Configuration",
-        breaks={"POOL-03": r"idle_session_timeout|recycle"},
+        breaks={
+            "POOL-03": r"pool_recycle 1800 s is not shorter than the server's idle_session_timeout \(600 s\)",
+        },
         postgres={"idle_session_timeout": "'10min'"},
     ),
     Twin(
@@ -240,20 +296,21 @@ _TWINS = [
         description="SQLALCHEMY_POOL_TIMEOUT = 60 s exceeds the 30 s gunicorn timeout: workers "
         "are killed while they wait for a connection instead of failing fast.",
         guide=f"{V}: Database Connection Pool Exhausted",
-        breaks={"POOL-04": r"pool_timeout|timeout|60"},
+        breaks={
+            "POOL-04": r"pool_timeout 60 s is not between 0 and the request timeout 30 s",
+        },
         app={"pool": {"timeout": 60}},
         env={"database": {"pool": {"timeout": 60}}},
     ),
     # --- HOOK ------------------------------------------------------------------------------
     Twin(
         name="hook-unverified",
-        description="The Stripe webhook view parses the JSON and answers 200 without verifying "
-        "any signature.",
+        description="The Stripe webhook view parses the JSON and answers 200 without verifying any signature.",
         guide=f"{H}: Webhook Issues",
         breaks={
-            "HOOK-02": r"2\d\d|unsigned|accepted",
-            "HOOK-03": r"2\d\d|forged|accepted",
-            "HOOK-04": r"2\d\d|replay|accepted",
+            "HOOK-02": r"answered 200: the endpoint accepted an unsigned event",
+            "HOOK-03": r"accepted a forged event",
+            "HOOK-04": r"accepted a replayed event signed 301 s ago",
         },
         app={"webhook": {"verify": "none"}},
     ),
@@ -261,7 +318,10 @@ _TWINS = [
         name="hook-header-presence-only",
         description="The webhook view only checks that a Stripe-Signature header is present.",
         guide=f"{H}: Webhook Issues",
-        breaks={"HOOK-03": r"2\d\d|forged|accepted", "HOOK-04": r"2\d\d|replay|accepted"},
+        breaks={
+            "HOOK-03": r"accepted a forged event",
+            "HOOK-04": r"accepted a replayed event signed 301 s ago",
+        },
         app={"webhook": {"verify": "header-presence"}},
     ),
     Twin(
@@ -269,7 +329,9 @@ _TWINS = [
         description="The webhook view checks the HMAC but not the timestamp (tolerance=None): "
         "a captured event can be replayed forever.",
         guide=f"{H}: Webhook Issues",
-        breaks={"HOOK-04": r"2\d\d|replay|accepted|timestamp"},
+        breaks={
+            "HOOK-04": r"accepted a replayed event signed 301 s ago",
+        },
         app={"webhook": {"verify": "no-tolerance"}},
     ),
     Twin(
@@ -277,7 +339,9 @@ _TWINS = [
         description="The app verifies with a different whsec_ secret than the endpoint's: "
         "genuine Stripe events get 400 (webhook secret mismatch).",
         guide=f"{V}: Stripe Webhook Errors",
-        breaks={"HOOK-05": r"400|rejected|genuine"},
+        breaks={
+            "HOOK-05": r"rejected a genuine 'ping' event .*answered 400.*secret mismatch",
+        },
         app={"webhook": {"secret": "stale"}},
     ),
     Twin(
@@ -285,14 +349,20 @@ _TWINS = [
         description="The app registers /webhooks/stripe without the trailing slash the Stripe "
         "endpoint uses: every delivery answers 404.",
         guide=f"{V}: Stripe Webhook Errors",
-        breaks={"HOOK-01": r"404"},
+        breaks={
+            "HOOK-01": r"answered 404: no route for the webhook URL",
+            "HOOK-05": r"answered 404",
+        },
         app={"webhook": {"path": "/webhooks/stripe"}},
     ),
     Twin(
         name="hook-plain-http",
         description="The Stripe endpoint is registered with an http:// URL.",
         guide=f"{H}: Payment Gateway Failures",
-        breaks={"HOOK-06": r"(?i)http://|https"},
+        breaks={
+            "HOOK-06": r"webhooks\.stripe\.url is http://.*must use https://",
+            "HOOK-01": r"redirect to https://",
+        },
         env={"webhooks": {"stripe": {"url": "http://localhost:${SANDBOX_HTTP_PORT}/webhooks/stripe/"}}},
     ),
 ]
