@@ -6,23 +6,14 @@ written. The subprocess timeout is a hang guard, not a speed assertion.
 
 from __future__ import annotations
 
-import socket
-import struct
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from selftests.harness import LOCAL, Stack, run_suite, write_env
+from selftests.harness import LOCAL, Listener, Stack, free_port, run_suite, write_env
 
 FAULT_TIMEOUTS = {"connect": 2, "read": 2, "database": 2}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def dead_env(folder: Path, port: int, **timeouts: float) -> Path:
@@ -46,43 +37,6 @@ def dead_env(folder: Path, port: int, **timeouts: float) -> Path:
             },
         },
     )
-
-
-class Listener:
-    """A TCP server on loopback that misbehaves: it never answers, or resets every connection."""
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.5)
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if self.mode == "reset":
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                conn.close()
-            else:
-                self.held.append(conn)
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
-        for conn in self.held:
-            conn.close()
-        self.sock.close()
 
 
 @pytest.fixture
