@@ -210,3 +210,18 @@ def test_header_states_the_environment_and_why(tmp_path: Path) -> None:
     )
     assert by_option.returncode == 0, by_option.stdout + by_option.stderr
     assert f"chosen by --env {path}" in by_option.stdout
+
+
+def test_cli_unwritable_report_dir(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--env=prod", "--report-dir=/proc/preflight-reports"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 4
+    assert done.stderr.strip().startswith("ERROR: --report-dir: cannot write reports to /proc/preflight-reports")
+    assert "Traceback" not in done.stdout + done.stderr

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+import pytest
 
 from selftests.harness import LOCAL, ROOT, Listener, run_suite, write_env
 
@@ -87,3 +91,43 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
     output = log.read_text()
     assert "KeyboardInterrupt" in output, output[-2000:]
     assert not settle(before), "sandbox processes survived Ctrl-C"
+
+
+def _python_for_nobody() -> str | None:
+    """A Python 3.11 an unprivileged user can execute (the venv's may live under /root)."""
+    for candidate in ("/usr/bin/python3.11", "/usr/bin/python3"):
+        if Path(candidate).exists():
+            return candidate
+    return None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="already unprivileged: every other self-test covers it")
+def test_runs_as_an_unprivileged_user() -> None:
+    """As root the sandbox runs PostgreSQL as nobody; here the whole suite runs as nobody too."""
+    python = _python_for_nobody()
+    if python is None or shutil.which("setpriv") is None:
+        pytest.skip("needs /usr/bin/python3.11 and setpriv to run as nobody")
+    site = next(Path(sys.prefix, "lib").glob("python3*/site-packages"))
+    with tempfile.TemporaryDirectory(prefix="preflight-nobody-") as folder:  # pytest's tmp dirs are 0700
+        Path(folder).chmod(0o777)
+        done = _run_as_nobody(python, site, Path(folder))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "GATE PASSED" in done.stdout, done.stdout[-3000:]
+
+
+def _run_as_nobody(python: str, site: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", python, "-m", "pytest"]
+        + ["-p", "no:cacheprovider", "--env=local", "--intrusive", f"--report-dir={tmp_path}", "-q"],
+        cwd=ROOT,
+        env={
+            "HOME": str(tmp_path),
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "PYTHONPATH": f"{ROOT}:{site}",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
