@@ -68,6 +68,16 @@ _TWINS = [
         nginx={"shell_cache_control": None, "shell_expires": "30d"},
     ),
     Twin(
+        name="spa-shell-no-cache-header",
+        description="index.html is served with no Cache-Control at all: browsers cache it "
+        "heuristically from Last-Modified and keep an old shell after a deploy.",
+        guide=f"{V}: Static Files Not Loading",
+        breaks={
+            "SPA-03": r"expected Cache-Control no-cache",
+        },
+        nginx={"shell_cache_control": None},
+    ),
+    Twin(
         name="spa-assets-short-cache",
         description="Hashed assets are cached for one hour (`expires 1h`) instead of 30 days.",
         guide=f"{V}: Static Files Not Loading",
@@ -231,6 +241,25 @@ _TWINS = [
         app={"cookies": {"session_httponly": False, "remember_httponly": False}},
     ),
     Twin(
+        name="cookie-remember-not-httponly",
+        description="Only the remember-me cookie lacks HttpOnly (REMEMBER_COOKIE_HTTPONLY left "
+        "off): a script can steal a 30-day login.",
+        guide=f"{V}: Session Expires Too Quickly",
+        breaks={
+            "COOK-02": r"remember cookie 'remember_token' is set without HttpOnly",
+        },
+        app={"cookies": {"remember_httponly": False}},
+    ),
+    Twin(
+        name="cookie-csrf-no-samesite",
+        description="The csrftoken cookie is set without SameSite (CSRF_COOKIE_SAMESITE = None).",
+        guide=f"{H}: Authentication Issues",
+        breaks={
+            "COOK-03": r"csrf cookie 'csrftoken' has no SameSite",
+        },
+        app={"cookies": {"csrf_samesite": None}},
+    ),
+    Twin(
         name="cookie-samesite-none-insecure",
         description="The session cookie is SameSite=None without Secure, and the csrftoken cookie has no SameSite.",
         guide=f"{H}: Authentication Issues",
@@ -301,6 +330,38 @@ _TWINS = [
         },
         app={"pool": {"timeout": 60}},
         env={"database": {"pool": {"timeout": 60}}},
+    ),
+    Twin(
+        name="pool-guide-numbers-on-a-fleet",
+        description="The guide's SQLALCHEMY_POOL_SIZE = 10 and MAX_OVERFLOW = 20 copied to 12 "
+        "gunicorn workers: 360 connections against a server that allows 197.",
+        guide=f"{V}: Database Connection Pool Exhausted",
+        breaks={
+            "POOL-01": r"can open 360 connections .* but the server allows max_connections 200",
+        },
+        app={"pool": {"size": 10, "max_overflow": 20}},
+        env={"database": {"pool": {"processes": 12, "size": 10, "max_overflow": 20}}},
+    ),
+    Twin(
+        name="pool-behind-short-proxy-timeout",
+        description="A proxy between the app and PostgreSQL (PgBouncer's server_idle_timeout, a "
+        "cloud load balancer) closes idle connections after 300 s; pool_recycle is 1800 s.",
+        guide=f"{H}: Connection Pool Configuration",
+        breaks={
+            "POOL-03": r"pool_recycle 1800 s is not shorter than the proxy idle timeout \(300 s\)",
+        },
+        env={"database": {"proxy_idle_timeout": 300}},
+    ),
+    Twin(
+        name="pool-timeout-zero",
+        description="pool_timeout = 0: every request that finds the pool busy fails at once "
+        "instead of waiting a moment for a connection.",
+        guide=f"{V}: Database Connection Pool Exhausted",
+        breaks={
+            "POOL-04": r"pool_timeout 0 s is not between 0 and the request timeout 30 s",
+        },
+        app={"pool": {"timeout": 0}},
+        env={"database": {"pool": {"timeout": 0}}},
     ),
     # --- HOOK ------------------------------------------------------------------------------
     Twin(
