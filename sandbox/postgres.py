@@ -23,7 +23,6 @@ from sandbox.proc import (
     unprivileged_ids,
 )
 
-PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
 APP_ROLE = "app"
 APP_DATABASE = "app"
 
@@ -52,13 +51,14 @@ CREATE TABLE users (
 
 
 def pg_bin(tool: str) -> str:
-    for directory in PG_BIN_CANDIDATES:
-        path = Path(directory) / tool
-        if path.exists():
-            return str(path)
+    """Debian keeps the server tools per major version; the newest installed wins."""
+    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
+    for directory in installed:
+        if (directory / tool).exists():
+            return str(directory / tool)
     found = shutil.which(tool)
     if found is None:
-        raise SandboxError(f"PostgreSQL tool {tool} not found (looked in {PG_BIN_CANDIDATES})")
+        raise SandboxError(f"PostgreSQL tool {tool} not found (looked in /usr/lib/postgresql/*/bin and PATH)")
     return found
 
 
