@@ -17,6 +17,7 @@ web: {{url: "https://shop.example"}}
 waivers:
   - {{id: SPA-02, reason: "CDN migration, ticket 7", expires: 2099-12-31}}
   - {{id: SPA-03, reason: "old ticket", expires: 2001-01-01}}
+  - {{id: SPA-01, reason: "fixed since, ticket 3", expires: 2099-12-31}}
 """
 
 CHECKS = '''
@@ -126,6 +127,8 @@ def test_outcomes_waivers_and_gate(suite) -> None:
     assert "web.spa_routes is not configured" in messages["SPA-06"]
     assert "--intrusive" in messages["HOOK-05"]
     result.stdout.fnmatch_lines(["*GATE FAILED: 2 failure(s) at or above low: SPA-03, SPA-05*"])
+    result.stdout.fnmatch_lines(["*waiver for SPA-01 is not needed: the check passes*"])
+    assert document["unneeded_waivers"] == ["SPA-01"]
 
 
 def test_fail_on_raises_the_bar(suite) -> None:
