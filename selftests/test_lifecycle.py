@@ -44,11 +44,14 @@ def settle(before: set[int], seconds: float = 10) -> set[int]:
         time.sleep(0.2)
 
 
-def test_a_run_starts_and_stops_its_own_sandbox(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_run_starts_and_stops_its_own_sandbox(tmp_path: Path, workers: list[str]) -> None:
+    """One sandbox per run, also under xdist, where the workers use the controller's."""
     before = stack_processes()
-    run = run_suite(LOCAL, tmp_path / "reports", "-k", "SPA-01 or POOL-01")
+    run = run_suite(LOCAL, tmp_path / "reports", "-k", "SPA or POOL", *workers)
     assert run.rc == 0, run.out[-3000:]
-    assert "preflight sandbox: started for this run" in run.out
+    assert run.out.count("preflight sandbox: started for this run") == 1
+    assert run.document["counts"]["passed"] == 11
     assert not settle(before), "sandbox processes survived the run"
 
 
