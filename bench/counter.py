@@ -1,4 +1,4 @@
-"""pytest plugin for the benchmarks: prints how many HTTP exchanges were asked for and sent."""
+"""pytest plugin for the benchmarks: prints the HTTP exchanges asked for and sent, and the SQL queries."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import pytest
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    from fixtures.database import CONNECTION
     from fixtures.http import CACHE
 
     cache = config.stash.get(CACHE, None)
+    database = config.stash.get(CONNECTION, None)
+    queries = len(database.queries) if database is not None else 0
     if cache is not None:
-        terminalreporter.line(f"BENCH asked={cache.asked} sent={cache.sent}")
+        terminalreporter.line(f"BENCH asked={cache.asked} sent={cache.sent} queries={queries}")
