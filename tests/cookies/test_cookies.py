@@ -12,8 +12,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import pytest
 
 from fixtures.contract import check, fail_on
-from fixtures.cookies import SetCookie, http_date, parse_set_cookie
-from fixtures.http import Exchange, Probe
+from fixtures.cookies import SetCookie, parse_set_cookie
+from fixtures.http import Exchange, Probe, http_date
 from fixtures.plugin import NOT_APPLICABLE
 from fixtures.schema import Cookies
 

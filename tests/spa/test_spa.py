@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 from fixtures.contract import check, fail_on
+from fixtures.http import http_date
 
 # One random name per run (per xdist worker): a cached "missing" probe never hits a real file.
 RUN_TOKEN = secrets.token_hex(8)
@@ -122,16 +122,6 @@ def _directives(cache_control: str) -> dict[str, str]:
     return found
 
 
-def _http_date(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
 def _lifetime(exchange) -> tuple[float | None, str]:
     """Seconds a browser may reuse the response without asking (None: unknown), and what said so."""
     cc = exchange.header("cache-control") or ""
@@ -143,8 +133,8 @@ def _lifetime(exchange) -> tuple[float | None, str]:
         return (float(max_age) if max_age.isdigit() else 0.0), f"Cache-Control: {cc}"
     expires = exchange.header("expires")
     if expires is not None:
-        until = _http_date(expires)
-        now = _http_date(exchange.header("date")) or dt.datetime.now(dt.UTC)
+        until = http_date(expires)
+        now = http_date(exchange.header("date")) or dt.datetime.now(dt.UTC)
         seconds = (until - now).total_seconds() if until else 0.0
         return max(seconds, 0.0), f"Expires: {expires}" + (f", Cache-Control: {cc}" if cc else "")
     return None, f"Cache-Control: {cc}" if cc else "no Cache-Control and no Expires"
@@ -280,8 +270,8 @@ def test_shell_is_not_cached(need, probe, env) -> None:
         if any(d in directives for d in REVALIDATE) or directives.get("max-age") == "0":
             continue
         expires = page.header("expires")
-        until = _http_date(expires)
-        now = _http_date(page.header("date")) or dt.datetime.now(dt.UTC)
+        until = http_date(expires)
+        now = http_date(page.header("date")) or dt.datetime.now(dt.UTC)
         if "max-age" not in directives and (until is not None and until <= now or expires in ("0", "-1")):
             continue
         observed = f"Cache-Control: {cc}" if cc else "no Cache-Control"
