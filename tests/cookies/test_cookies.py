@@ -14,7 +14,7 @@ import pytest
 from fixtures.contract import check, fail_on
 from fixtures.cookies import SetCookie, parse_set_cookie
 from fixtures.http import Exchange, Probe, http_date
-from fixtures.plugin import NOT_APPLICABLE
+from fixtures.plugin import not_applicable
 from fixtures.schema import Cookies
 
 # A cookie whose name says it carries a login is treated as a session cookie even when unlisted.
@@ -129,7 +129,7 @@ def test_cookies_are_secure(need: Need, probe: Probe) -> None:
     """
     source, _, cookies = _observed(need, probe)
     if urlsplit(source.url).scheme != "https":
-        pytest.skip(f"{NOT_APPLICABLE}{source.url} is plain http: no cookie is set over HTTPS (see COOK-05)")
+        not_applicable(f"{source.url} is plain http: no cookie is set over HTTPS (see COOK-05)")
     problems = [
         f"cookie {cookie.name!r} is set over HTTPS without Secure by {source}: "
         "browsers will also send it over plain http://"
@@ -291,9 +291,8 @@ def _http_twin(url: str, http_url: str | None) -> str:
             pytest.fail(f"inputs.COOK-05.http_url must be an http:// origin, got {http_url!r}", pytrace=False)
         return urlunsplit(("http", base.netloc, parts.path, parts.query, ""))
     if parts.port not in (None, 443):
-        pytest.skip(
-            f"{NOT_APPLICABLE}{url} has an explicit port, so its plain-HTTP port cannot be derived: "
-            "set inputs.COOK-05.http_url"
+        not_applicable(
+            f"{url} has an explicit port, so its plain-HTTP port cannot be derived: set inputs.COOK-05.http_url"
         )
     host = parts.hostname or ""
     return urlunsplit(("http", f"[{host}]" if ":" in host else host, parts.path, parts.query, ""))

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import pytest
-
 from fixtures.contract import check, fail_on
+from fixtures.plugin import not_applicable
 
 ACAO = "Access-Control-Allow-Origin"
 ACAC = "Access-Control-Allow-Credentials"
@@ -241,7 +240,7 @@ def test_no_development_origins_in_production(need, probe, env, inputs) -> None:
     origins.
     """
     if not env.production:
-        pytest.skip("not applicable: production is not set (development origins are allowed outside production)")
+        not_applicable("production is not set (development origins are allowed outside production)")
     target = _target(need)
     problems = []
     for origin in inputs["dev_origins"]:

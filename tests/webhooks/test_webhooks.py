@@ -12,7 +12,7 @@ import pytest
 
 from fixtures.contract import check
 from fixtures.http import Exchange, Probe
-from fixtures.plugin import NOT_APPLICABLE
+from fixtures.plugin import not_applicable
 from fixtures.schema import EnvironmentModel
 from fixtures.stripe_sign import event_payload, forged_header, signature_header
 
@@ -242,6 +242,6 @@ def test_webhook_endpoint_uses_https(need: Need, env: EnvironmentModel) -> None:
     """
     url: str = need("webhooks.stripe.url")
     if not env.production:
-        pytest.skip(f"{NOT_APPLICABLE}production is not set in the environment")
+        not_applicable("production is not set in the environment")
     if urlsplit(url).scheme != "https":
         _fail(f"webhooks.stripe.url is {url}: a production webhook endpoint must use https://, not http://")
