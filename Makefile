@@ -25,7 +25,7 @@ system:
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[sandbox,dev]'
+	$(BIN)/pip install -q -e '.[sandbox,ui,dev]'
 	touch $@
 
 # The suite against the sandbox (environments/local.yml): starts it, checks it, stops it.

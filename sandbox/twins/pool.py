@@ -1,0 +1,82 @@
+"""Twins for the POOL checks."""
+
+from __future__ import annotations
+
+from sandbox.twins.model import H, Twin, V
+
+TWINS = [
+    Twin(
+        name="pg-small-max-connections",
+        description="PostgreSQL max_connections = 20: 17 usable slots for pools that may open "
+        "2 x (5 + 5) = 20 connections.",
+        guide=f"{H}: Too Many Connections",
+        breaks={
+            "POOL-01": r"can open 20 connections .* but the server allows max_connections 20",
+        },
+        postgres={"max_connections": "20"},
+    ),
+    Twin(
+        name="pg-connections-exhausted",
+        description="Other clients hold 32 of 37 usable connections (max_connections = 40): "
+        "the next pool overflow gets 'too many connections'.",
+        guide=f"{V}: Database Connection Pool Exhausted",
+        breaks={
+            "POOL-02": r"client connections are open .* the limit is 80%",
+        },
+        postgres={"max_connections": "40"},
+        hold_connections=32,
+    ),
+    Twin(
+        name="pg-idle-session-timeout",
+        description="PostgreSQL idle_session_timeout = 10min is shorter than pool_recycle "
+        "(1800 s): the server drops pooled connections before the pool recycles them.",
+        guide=f"{H}: Connection Pool Configuration",
+        breaks={
+            "POOL-03": r"pool_recycle 1800 s is not shorter than the server's idle_session_timeout \(600 s\)",
+        },
+        postgres={"idle_session_timeout": "'10min'"},
+    ),
+    Twin(
+        name="pool-timeout-too-long",
+        description="SQLALCHEMY_POOL_TIMEOUT = 60 s exceeds the 30 s gunicorn timeout: workers "
+        "are killed while they wait for a connection instead of failing fast.",
+        guide=f"{V}: Database Connection Pool Exhausted",
+        breaks={
+            "POOL-04": r"pool_timeout 60 s is not between 0 and the request timeout 30 s",
+        },
+        app={"pool": {"timeout": 60}},
+        env={"database": {"pool": {"timeout": 60}}},
+    ),
+    Twin(
+        name="pool-guide-numbers-on-a-fleet",
+        description="The guide's SQLALCHEMY_POOL_SIZE = 10 and MAX_OVERFLOW = 20 copied to 12 "
+        "gunicorn workers: 360 connections against a server that allows 197.",
+        guide=f"{V}: Database Connection Pool Exhausted",
+        breaks={
+            "POOL-01": r"can open 360 connections .* but the server allows max_connections 200",
+        },
+        app={"pool": {"size": 10, "max_overflow": 20}},
+        env={"database": {"pool": {"processes": 12, "size": 10, "max_overflow": 20}}},
+    ),
+    Twin(
+        name="pool-behind-short-proxy-timeout",
+        description="A proxy between the app and PostgreSQL (PgBouncer's server_idle_timeout, a "
+        "cloud load balancer) closes idle connections after 300 s; pool_recycle is 1800 s.",
+        guide=f"{H}: Connection Pool Configuration",
+        breaks={
+            "POOL-03": r"pool_recycle 1800 s is not shorter than the proxy idle timeout \(300 s\)",
+        },
+        env={"database": {"proxy_idle_timeout": 300}},
+    ),
+    Twin(
+        name="pool-timeout-zero",
+        description="pool_timeout = 0: every request that finds the pool busy fails at once "
+        "instead of waiting a moment for a connection.",
+        guide=f"{V}: Database Connection Pool Exhausted",
+        breaks={
+            "POOL-04": r"pool_timeout 0 s is not between 0 and the request timeout 30 s",
+        },
+        app={"pool": {"timeout": 0}},
+        env={"database": {"pool": {"timeout": 0}}},
+    ),
+]

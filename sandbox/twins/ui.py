@@ -1,0 +1,7 @@
+"""Twins for the UI checks."""
+
+from __future__ import annotations
+
+from sandbox.twins.model import Twin
+
+TWINS: list[Twin] = []
