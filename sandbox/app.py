@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -70,7 +71,7 @@ def create_app(settings: dict[str, Any]) -> Flask:
     if cors["enabled"]:
         CORS(
             app,
-            resources={r"/api/*": {"origins": cors["origins"]}},
+            resources={r"/api/*": {"origins": _origins(cors)}},
             supports_credentials=cors["supports_credentials"],
             allow_headers=cors["allow_headers"],
             methods=cors["methods"],
@@ -82,6 +83,13 @@ def create_app(settings: dict[str, Any]) -> Flask:
     _register_api(app, engine, cookies)
     _register_webhook(app, cfg["webhook"], cfg["webhook_secret"])
     return app
+
+
+def _origins(cors: dict[str, Any]) -> str | list[str | re.Pattern[str]]:
+    """Exact origins plus compiled regexes; a single string (a twin's ".*") stays as it is."""
+    if isinstance(cors["origins"], str):
+        return cors["origins"]
+    return [*cors["origins"], *(re.compile(pattern, re.IGNORECASE) for pattern in cors["origin_regexes"])]
 
 
 def _error(status: int, message: str) -> tuple[Response, int]:

@@ -12,12 +12,13 @@ from typing import Any
 import jinja2
 
 from sandbox.proc import Process, Supervisor, free_port, is_root
+from sandbox.spa import CONFIG_JSON, config_json
 from sandbox.tls import Certificates
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 DEFAULT_KNOBS: dict[str, Any] = {
-    "build": "prod",  # "dev": the development build, source map included
+    "build": "prod",  # "dev": the development build, source map included; "broken": throws at start-up
     "mime_types": True,  # include /etc/nginx/mime.types
     "gzip": True,
     "spa_fallback": True,  # location / ends its try_files with /index.html (else =404)
@@ -30,6 +31,10 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "webhooks": True,  # a /webhooks/ location proxied to the app
     "cors": None,  # None (the app's Flask-CORS), "wildcard-credentials" or "preflight-only"
     "http_redirect": True,  # the plain-HTTP server redirects (else it serves the site)
+    # The API base URL nginx writes into the shell's runtime config (sub_filter; nginx variables
+    # allowed): the SPA on https://app.preflight.test calls the API cross-origin, as in VeriHome.
+    # None leaves the built value, the relative /api.
+    "spa_api_url": "https://api.preflight.test:$server_port/api",
 }
 
 _env = jinja2.Environment(
@@ -98,6 +103,8 @@ class Nginx:
             certificate=self.certificates.server_chain,
             certificate_key=self.certificates.server_key,
             cors_origins=self.cors_origins,
+            spa_config=CONFIG_JSON,
+            spa_config_deployed=config_json(self.knobs["spa_api_url"]) if self.knobs["spa_api_url"] else None,
         )
 
     def start(self, supervisor: Supervisor, app_port: int, deadline: float) -> Process:

@@ -20,6 +20,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         "enabled": True,
         # Two origins, as in the VeriHome guide; it also makes Flask-CORS send Vary: Origin.
         "origins": ["https://app.preflight.test", "https://www.preflight.test"],
+        # Anchored regexes, also allowed (django-cors-headers CORS_ALLOWED_ORIGIN_REGEXES). A browser's
+        # Origin carries a non-default port, and the sandbox serves the SPA on a random one (UI-01).
+        "origin_regexes": [r"^https://app\.preflight\.test:\d+$"],
         "supports_credentials": True,
         "allow_headers": ["authorization", "content-type", "x-csrftoken"],
         "methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],

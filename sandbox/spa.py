@@ -1,7 +1,10 @@
 """The "built" single-page app nginx serves: an HTML shell plus content-hashed JS and CSS bundles.
 
-The production build calls the API through a relative URL and ships no source maps. The
-development build (a twin) points at a developer's local API server and publishes its source map.
+The production build reads the API's base URL from the runtime config the shell carries
+(`<script id="app-config">`, `/api` as built; nginx rewrites it per deployment, the way an
+entrypoint's envsubst does) and ships no source maps. The development build (a twin) calls a
+developer's local API server whatever the config says, and publishes its source map. The broken
+build (a twin) throws at start-up: a white screen.
 """
 
 from __future__ import annotations
@@ -14,12 +17,30 @@ from pathlib import Path
 PROD_API_URL = "/api"
 DEV_API_URL = "http://localhost:5000/api"
 
+
+def config_json(api_url: str) -> str:
+    """The shell's runtime config; nginx's sub_filter replaces the built text (sandbox/nginx.py)."""
+    return json.dumps({"apiUrl": api_url})
+
+
+CONFIG_JSON = config_json(PROD_API_URL)
+
 _JS = """\
 /* preflight sandbox SPA: a tiny router and a properties list, rendered into #root. */
 (function () {
   "use strict";
-  const API_URL = "%(api_url)s";
+  const config = readConfig();
+%(startup)s  const API_URL = %(api_url)s;
   const root = document.getElementById("root");
+
+  function readConfig() {
+    const node = document.getElementById("app-config");
+    try {
+      return node ? JSON.parse(node.textContent) : {};
+    } catch (error) {
+      return {};
+    }
+  }
 
   function cookie(name) {
     const prefix = name + "=";
@@ -31,7 +52,7 @@ _JS = """\
   }
 
   function api(path, options) {
-    const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
+    const opts = Object.assign({ credentials: "include", headers: {} }, options || {});
     const csrf = cookie("csrftoken");
     if (csrf && opts.method && opts.method !== "GET") opts.headers["X-CSRFToken"] = csrf;
     return fetch(API_URL + path, opts).then(function (res) {
@@ -173,6 +194,8 @@ _HTML = """\
   </noscript>
   <!-- The router renders every client-side route (/, /properties/:id, /account) here. -->
   <div id="root"></div>
+  <!-- Runtime config: the same build runs on every deployment. -->
+  <script id="app-config" type="application/json">%(config)s</script>
   <footer class="site">
     <p>Reference deployment for the preflight conformance suite. Not a real listing site.</p>
   </footer>
@@ -194,13 +217,18 @@ def _hashed_name(stem: str, ext: str, content: bytes) -> str:
     return f"{stem}.{hashlib.sha256(content).hexdigest()[:8]}.{ext}"
 
 
-def build(root: Path, *, dev: bool = False) -> Build:
+# A release that reads a config key the deployed runtime config lacks: TypeError before rendering.
+_BROKEN_STARTUP = "  const features = config.features.enabled;\n"
+
+
+def build(root: Path, *, dev: bool = False, broken: bool = False) -> Build:
     """Write the shell and its assets into root (the nginx web root)."""
     js_dir, css_dir = root / "static" / "js", root / "static" / "css"
     js_dir.mkdir(parents=True, exist_ok=True)
     css_dir.mkdir(parents=True, exist_ok=True)
 
-    js = (_JS % {"api_url": DEV_API_URL if dev else PROD_API_URL}).encode()
+    api_url = json.dumps(DEV_API_URL) if dev else f"config.apiUrl || {json.dumps(PROD_API_URL)}"
+    js = (_JS % {"api_url": api_url, "startup": _BROKEN_STARTUP if broken else ""}).encode()
     js_name = _hashed_name("main", "js", js)
     source_map = None
     if dev:
@@ -221,7 +249,7 @@ def build(root: Path, *, dev: bool = False) -> Build:
     css_name = _hashed_name("main", "css", css)
     (css_dir / css_name).write_bytes(css)
 
-    (root / "index.html").write_text(_HTML % {"js": js_name, "css": css_name})
+    (root / "index.html").write_text(_HTML % {"js": js_name, "css": css_name, "config": CONFIG_JSON})
     for path in [root, *root.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return Build(root=root, js=js_name, css=css_name, source_map=source_map)

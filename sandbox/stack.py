@@ -217,6 +217,8 @@ class Sandbox:
         roots = {"prod": spa.build(self.workdir / "www").root}
         if any(knobs_for(t.nginx)["build"] == "dev" for t in twins):
             roots["dev"] = spa.build(self.workdir / "www-dev", dev=True).root
+        if any(knobs_for(t.nginx)["build"] == "broken" for t in twins):
+            roots["broken"] = spa.build(self.workdir / "www-broken", broken=True).root
         self._mark("tls and spa")
 
         # Data and sockets of the clusters go to a short private path (socket paths are limited
@@ -247,7 +249,7 @@ class Sandbox:
         futures += clusters.values()
         for twin in twins:
             key = twin.name if twin.postgres else GOOD
-            root = roots["dev" if knobs_for(twin.nginx)["build"] == "dev" else "prod"]
+            root = roots[knobs_for(twin.nginx)["build"]]
             futures.append(
                 pool.submit(self._start_twin, twin, clusters[key], self._clusters[key], root, launcher, deadline)
             )

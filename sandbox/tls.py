@@ -1,4 +1,4 @@
-"""A private CA (trustme) and the server certificate nginx presents for localhost and 127.0.0.1."""
+"""A private CA (trustme) and the server certificate nginx presents: localhost, 127.0.0.1, {app,api}.preflight.test."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def make_certificates(directory: Path) -> Certificates:
     leaf = ca.issue_cert(
         "localhost",
         "127.0.0.1",
+        # The browser check (UI-01) loads the SPA from the app origin and calls the API cross-origin.
+        "app.preflight.test",
+        "api.preflight.test",
         common_name="localhost",
         not_before=now - datetime.timedelta(hours=1),
         not_after=now + LEAF_LIFETIME,
