@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 
 setup: system $(VENV)/.installed
 
-# nginx, PostgreSQL and Redis from Debian's packages, only when they are missing.
+# nginx, PostgreSQL and Redis from Debian's packages, only when they are missing; chromium and
+# certutil (libnss3-tools) too, for UI-01, which environments/local.yml enables (`ui:`).
 system:
 	@missing=""; \
 	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing="$$missing nginx-light"; \
@@ -16,6 +17,8 @@ system:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
 	$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v certutil >/dev/null || missing="$$missing libnss3-tools"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "preflight needs:$$missing (apt-get install$$missing as root)"; exit 1; fi; \
 	  echo "installing:$$missing"; \

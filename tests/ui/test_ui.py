@@ -1,0 +1,109 @@
+"""UI (H: Runtime JavaScript Errors): the single-page app, loaded and run by a real browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fixtures import browser
+from fixtures.contract import check, fail_on
+from fixtures.plugin import ENV
+
+# Lines kept per kind of problem and page: enough to name the failure, short enough to read.
+MAX_LINES = 5
+
+
+def _ca_bundle(pytestconfig: pytest.Config, env) -> Path | None:
+    if not env.tls.ca_bundle:
+        return None
+    bundle = Path(env.tls.ca_bundle)
+    return bundle if bundle.is_absolute() else pytestconfig.stash[ENV].path.parent / bundle
+
+
+def _problems(seen: browser.PageVisit, root_selector: str) -> list[str]:
+    where = seen.url
+    if seen.load_error:
+        return [f"{where} did not load: {seen.load_error}"]
+    problems = []
+    kinds = [
+        ("uncaught exception", seen.page_errors),
+        ("console error", seen.console_errors),
+        ("request", seen.failed_requests),
+        ("error answer", seen.error_responses),
+        ("still pending", seen.pending),
+    ]
+    for label, lines in kinds:
+        for line in lines[:MAX_LINES]:
+            problems.append(f"{where}: {label}: {line}")
+        if len(lines) > MAX_LINES:
+            problems.append(f"{where}: ... and {len(lines) - MAX_LINES} more of kind {label!r}")
+    if not seen.root_found:
+        problems.insert(0, f"{where}: no element matches {root_selector} (ui.root_selector): nothing rendered")
+    elif not seen.rendered:
+        problems.insert(0, f"{where}: {root_selector} is empty after the page settled: a white screen")
+    return problems
+
+
+@check(
+    "UI-01",
+    severity="critical",
+    guide=["H: Runtime JavaScript Errors", "H: CORS Issues", "H: Application Not Loading"],
+    inputs={"render_wait": 3.0},
+    references=["Playwright: page events console, pageerror, requestfailed"],
+)
+def test_spa_renders(need, env, inputs, pytestconfig) -> None:
+    """The SPA renders in a real browser.
+
+    Rationale: every HTTP-level check can pass while users see a white screen: a bundle that
+    throws at start-up, an API base URL that points at a retired host, or an API whose CORS
+    refuses the exact origin the browser sends (scheme, host and a non-default port). Only a
+    browser runs the JavaScript and enforces CORS. Headless Chromium loads `/` and the deep
+    links in `ui.routes`, waits for the network to settle and for the app's root element to have
+    content, and fails on any uncaught exception, console error, failed request or API answer of
+    4xx/5xx. A white screen means the app is down for every user.
+
+    Fix: read the browser's console: fix the exception the bundle throws (and wrap the app in an
+    error boundary so one component cannot blank the page); point the SPA's API URL (build-time
+    `REACT_APP_API_URL`/`VITE_API_URL`, or the runtime config the shell carries) at the live API;
+    allow the SPA's exact origin in the API's CORS settings (Flask-CORS `origins`,
+    django-cors-headers `CORS_ALLOWED_ORIGINS`, including the port when it is not 443), with
+    credentials if the SPA sends cookies; and allow the API in the CSP's `connect-src`.
+    """
+    ui = need("ui")
+    base = (ui.url or need("web.url")).rstrip("/")
+    urls = [base + route for route in ui.routes]
+    api = tuple(u for u in [env.api.url if env.api else None] if u)
+    visits: list[browser.PageVisit] = []
+    try:
+        with browser.chromium(
+            ui.browser,
+            ca_bundle=_ca_bundle(pytestconfig, env),
+            verify=env.tls.verify,
+            resolve=ui.resolve,
+            resolve_only=ui.resolve_only,
+            timeout=ui.timeout,
+        ) as context:
+            visits += [
+                browser.visit(
+                    context,
+                    url,
+                    root_selector=ui.root_selector,
+                    timeout=ui.timeout,
+                    api=api,
+                    settle=float(inputs["render_wait"]),
+                )
+                for url in urls
+            ]
+    except browser.BrowserUnavailable as exc:
+        unavailable = str(exc)
+    else:
+        unavailable = ""
+    if unavailable:  # outside the except block: one line, no chained traceback
+        pytest.fail(f"UI-01 cannot run: {unavailable}", pytrace=False)
+    problems = [line for seen in visits for line in _problems(seen, ui.root_selector)]
+    fail_on(
+        problems,
+        f"headless Chromium, expected {ui.root_selector} to render with no uncaught exception, "
+        "console error or failed API call:",
+    )
