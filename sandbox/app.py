@@ -10,12 +10,14 @@ import json
 import os
 import re
 import secrets
+import time
 from datetime import timedelta
 from typing import Any
 
+import jwt
 import sqlalchemy as sa
 import stripe
-from flask import Flask, Response, jsonify, request, session, url_for
+from flask import Flask, Response, g, jsonify, request, session, url_for
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -27,6 +29,10 @@ PROPERTIES = [
     {"id": 42, "title": "Sunny two-bedroom flat", "city": "Lisbon", "price_per_month": 1450},
     {"id": 43, "title": "Loft near the river", "city": "Porto", "price_per_month": 1180},
     {"id": 44, "title": "Family house with garden", "city": "Braga", "price_per_month": 1720},
+]
+PAYMENTS = [
+    {"id": "pay_1001", "property_id": 42, "amount": 1450, "currency": "EUR", "status": "succeeded"},
+    {"id": "pay_1002", "property_id": 43, "amount": 1180, "currency": "EUR", "status": "succeeded"},
 ]
 
 
@@ -80,7 +86,8 @@ def create_app(settings: dict[str, Any]) -> Flask:
         )
 
     _register_errors(app)
-    _register_api(app, engine, cookies)
+    _register_auth(app, cfg["auth"], cfg["secret_key"])
+    _register_api(app, engine, cookies, cfg["auth"], cfg["secret_key"])
     _register_webhook(app, cfg["webhook"], cfg["webhook_secret"])
     return app
 
@@ -92,11 +99,23 @@ def _origins(cors: dict[str, Any]) -> str | list[str | re.Pattern[str]]:
     return [*cors["origins"], *(re.compile(pattern, re.IGNORECASE) for pattern in cors["origin_regexes"])]
 
 
+class _Refused(Exception):
+    """A refused request, answered as a JSON error."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def _error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), status
 
 
 def _register_errors(app: Flask) -> None:
+    @app.errorhandler(_Refused)
+    def refused(exc: _Refused) -> tuple[Response, int]:
+        return _error(exc.status, str(exc))
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
         return _error(exc.code or 500, (exc.name or "error").lower())
@@ -107,7 +126,67 @@ def _register_errors(app: Flask) -> None:
         return _error(500, "internal server error")
 
 
-def _register_api(app: Flask, engine: sa.Engine, cookies: dict[str, Any]) -> None:
+def _bearer_claims(auth: dict[str, Any], secret: str) -> dict[str, Any] | None:
+    """The claims of the request's `Authorization: Bearer <JWT>`, verified as the settings say."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    token = token.strip()
+    try:
+        alg = jwt.get_unverified_header(token).get("alg")
+        if alg not in auth["algorithms"]:
+            return None
+        if alg == "none":
+            # Only a verifier configured to accept alg "none" gets here: it trusts unsigned tokens.
+            options = {"verify_signature": False, "verify_exp": auth["verify_exp"]}
+            claims = jwt.decode(token, options=options)
+        else:
+            options = {"verify_signature": auth["verify_signature"], "verify_exp": auth["verify_exp"]}
+            signed = [a for a in auth["algorithms"] if a != "none"]
+            claims = jwt.decode(token, secret, algorithms=signed, options={**options, "require": ["sub"]})
+    except jwt.PyJWTError:
+        return None
+    return claims if isinstance(claims, dict) and claims.get("sub") else None
+
+
+def _register_auth(app: Flask, auth: dict[str, Any], secret: str) -> None:
+    protected = set(auth["protected"])
+
+    @app.before_request
+    def authenticate() -> tuple[Response, int] | None:
+        g.user_id = session.get("user_id")
+        if g.user_id is None:
+            claims = _bearer_claims(auth, secret)
+            if claims is not None:
+                g.user_id = claims["sub"]
+        # CORS preflights carry no credentials; Flask-CORS answers them.
+        if request.path in protected and g.user_id is None and request.method != "OPTIONS":
+            return _error(401, "authentication required")
+        return None
+
+    @app.get("/api/auth/health")
+    def auth_health() -> tuple[Response, int]:
+        return jsonify({"status": "ok"}), 200
+
+
+def _check_credentials(engine: sa.Engine) -> tuple[Any, str]:
+    """(user row, lower-case email) for a JSON {email, password} body; _Refused otherwise."""
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    password = body.get("password") if isinstance(body, dict) else None
+    if not isinstance(email, str) or not isinstance(password, str):
+        raise _Refused(400, "expected a JSON object with email and password")
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT id, password_hash FROM users WHERE lower(email) = lower(:email)"),
+            {"email": email},
+        ).first()
+    if row is None or not check_password_hash(row.password_hash, password):
+        raise _Refused(401, "invalid credentials")
+    return row, email.lower()
+
+
+def _register_api(app: Flask, engine: sa.Engine, cookies: dict[str, Any], auth: dict[str, Any], secret: str) -> None:
     @app.get("/api/health")
     def health() -> tuple[Response, int]:
         try:
@@ -135,26 +214,27 @@ def _register_api(app: Flask, engine: sa.Engine, cookies: dict[str, Any]) -> Non
 
     @app.get("/api/v1/account")
     def account() -> tuple[Response, int]:
-        if "user_id" not in session:
+        if g.user_id is None:
             return _error(401, "authentication required")
-        return jsonify({"id": session["user_id"], "email": session.get("email")}), 200
+        return jsonify({"id": g.user_id, "email": session.get("email")}), 200
+
+    @app.get("/api/v1/payments")
+    def payments() -> tuple[Response, int]:
+        # Protection comes from settings auth.protected (the before_request hook), like a decorator
+        # that can be forgotten.
+        return jsonify(PAYMENTS), 200
+
+    @app.post("/api/auth/token")
+    def token() -> tuple[Response, int]:
+        row, _ = _check_credentials(engine)
+        now = int(time.time())
+        lifetime = int(auth["access_minutes"] * 60)
+        access = jwt.encode({"sub": str(row.id), "iat": now, "exp": now + lifetime}, secret, algorithm="HS256")
+        return jsonify({"access": access, "token_type": "Bearer", "expires_in": lifetime}), 200
 
     @app.post("/api/auth/login")
     def login() -> tuple[Response, int]:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return _error(400, "expected a JSON object with email and password")
-        email, password = body.get("email"), body.get("password")
-        if not isinstance(email, str) or not isinstance(password, str):
-            return _error(400, "expected a JSON object with email and password")
-        with engine.connect() as conn:
-            row = conn.execute(
-                sa.text("SELECT id, password_hash FROM users WHERE lower(email) = lower(:email)"),
-                {"email": email},
-            ).first()
-        if row is None or not check_password_hash(row.password_hash, password):
-            return _error(401, "invalid credentials")
-
+        row, email = _check_credentials(engine)
         session.clear()
         session.permanent = True
         session["user_id"] = row.id

@@ -35,6 +35,17 @@ DEFAULT_KNOBS: dict[str, Any] = {
     # allowed): the SPA on https://app.preflight.test calls the API cross-origin, as in VeriHome.
     # None leaves the built value, the relative /api.
     "spa_api_url": "https://api.preflight.test:$server_port/api",
+    # limit_req (H: DDoS Attacks): zones defined at http level, generous enough for the suite's own traffic.
+    "api_rate": "30r/s",
+    "api_burst": 60,
+    "limit_api": True,  # limit_req zone=api on the API locations
+    "login_rate": "2r/s",
+    "login_burst": 10,
+    "login_locations": ["= /api/auth/login", "= /api/auth/token"],
+    "limit_login": True,  # limit_req zone=login on the login locations
+    "static_headers_include": True,  # /static/ repeats the security headers next to its own add_header
+    "files_location": None,  # e.g. "/files/": a location with `alias <root>/files/`
+    "unapplied_edit": False,  # after start, nginx.conf on disk gets an edit that was never tested or loaded
 }
 
 _env = jinja2.Environment(
@@ -83,7 +94,7 @@ class Nginx:
         self.http_port = 0
         self.https_port = 0
 
-    def render(self, app_port: int) -> str:
+    def render(self, app_port: int, *, edited: bool = False) -> str:
         user = None
         if is_root():
             # Workers run as the invoking user, like gunicorn: the workdir may be private (0700).
@@ -105,6 +116,7 @@ class Nginx:
             cors_origins=self.cors_origins,
             spa_config=CONFIG_JSON,
             spa_config_deployed=config_json(self.knobs["spa_api_url"]) if self.knobs["spa_api_url"] else None,
+            edited=edited,
         )
 
     def start(self, supervisor: Supervisor, app_port: int, deadline: float) -> Process:
@@ -132,4 +144,8 @@ class Nginx:
             proc.wait_port(self.http_port, deadline)
             proc.wait_port(self.https_port, deadline)
 
-        return supervisor.spawn_retrying(launch, wait)
+        proc = supervisor.spawn_retrying(launch, wait)
+        if self.knobs["unapplied_edit"]:
+            # Edited on disk after the running nginx loaded it, and never tested (`nginx -t`).
+            self.conf.write_text(self.render(app_port, edited=True))
+        return proc

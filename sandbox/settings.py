@@ -49,6 +49,16 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         # "environment": the endpoint secret the environment declares; "stale": another whsec_.
         "secret": "environment",
     },
+    "auth": {
+        # Lifetime of the access JWT issued by POST /api/auth/token (exp - iat), minutes.
+        "access_minutes": 15,
+        # The `alg` values the Bearer verifier accepts; "none" accepts unsigned tokens.
+        "algorithms": ["HS256"],
+        "verify_signature": True,
+        "verify_exp": True,
+        # Routes that answer 401 without the session cookie or a valid Bearer JWT.
+        "protected": ["/api/v1/account", "/api/v1/payments"],
+    },
 }
 
 

@@ -48,6 +48,8 @@ VARIABLES = (
     "SANDBOX_WEBHOOK_SECRET",
     "SANDBOX_LOGIN_EMAIL",
     "SANDBOX_LOGIN_PASSWORD",
+    "SANDBOX_NGINX_CONF",
+    "SANDBOX_JWT_SECRET",
 )
 
 T = TypeVar("T")
@@ -60,6 +62,7 @@ class _RunningTwin:
     app: AppServer
     nginx: Nginx
     processes: tuple[Process, ...] = ()
+    secret_key: str = ""
 
 
 class Sandbox:
@@ -104,6 +107,9 @@ class Sandbox:
             "SANDBOX_WEBHOOK_SECRET": self.webhook_secret,
             "SANDBOX_LOGIN_EMAIL": self.login_email,
             "SANDBOX_LOGIN_PASSWORD": self.login_password,
+            "SANDBOX_NGINX_CONF": str(running.nginx.conf),
+            # The app's secret key, which signs its JWTs (AUTH-02 signs an expired token with it).
+            "SANDBOX_JWT_SECRET": running.secret_key,
         }
 
     def nginx_conf(self, twin: str = GOOD) -> Path:
@@ -295,17 +301,18 @@ class Sandbox:
             cors_origins=DEFAULT_SETTINGS["cors"]["origins"],
         )
         _result(cluster_ready, deadline, f"postgres '{cluster.name}' (log: {cluster.log})")
+        secret_key = secrets.token_urlsafe(32)
         app = AppServer(
             twin.name,
             directory / "app",
             {
                 **twin.app,
-                "secret_key": secrets.token_urlsafe(32),
+                "secret_key": secret_key,
                 "database_url": cluster.database_url,
                 "webhook_secret": webhook_secret,
             },
         )
-        running = _RunningTwin(twin, cluster, app, nginx)
+        running = _RunningTwin(twin, cluster, app, nginx, secret_key=secret_key)
         self._twins[twin.name] = running
         app_proc = app.start(self._supervisor, deadline, launcher)
         self._mark(f"gunicorn {twin.name}")

@@ -2,6 +2,63 @@
 
 from __future__ import annotations
 
-from sandbox.twins.model import Twin
+from sandbox.twins.model import H, Twin, V
 
-TWINS: list[Twin] = []
+TWINS = [
+    Twin(
+        name="auth-route-open",
+        description="/api/v1/payments was added without the login requirement (auth.protected lacks it): "
+        "anyone can list payments.",
+        guide=f"{H}: Authentication Bypass",
+        breaks={
+            "AUTH-01": r"GET \S+/api/v1/payments answered 200 .*without credentials: the route is open",
+        },
+        app={"auth": {"protected": ["/api/v1/account"]}},
+    ),
+    Twin(
+        name="auth-jwt-alg-none",
+        description="The JWT verifier's algorithm list includes 'none': an unsigned token is accepted.",
+        guide=f"{H}: Authentication Bypass",
+        breaks={
+            "AUTH-02": r"forged token, alg none \(an unsigned token\), answered 200: accepted",
+        },
+        app={"auth": {"algorithms": ["HS256", "none"]}},
+    ),
+    Twin(
+        name="auth-jwt-unverified",
+        description="The JWT is decoded with verify_signature=False: any signature is accepted.",
+        guide=f"{H}: JWT Token Issues",
+        breaks={
+            "AUTH-02": r"forged token, a tampered signature .*answered 200: accepted",
+        },
+        app={"auth": {"verify_signature": False}},
+    ),
+    Twin(
+        name="auth-jwt-no-exp",
+        description="The JWT is decoded with verify_exp=False: an expired token stays valid.",
+        guide=f"{H}: JWT Token Issues",
+        breaks={
+            "AUTH-02": r"forged token, an expired exp .*answered 200: accepted",
+        },
+        app={"auth": {"verify_exp": False}},
+    ),
+    Twin(
+        name="auth-not-proxied",
+        description="nginx proxies /api/v1/ and /api/health but not /api/auth/: the auth health URL "
+        "falls into the SPA fallback and answers the HTML shell.",
+        guide=f"{H}: Authentication Issues",
+        breaks={
+            "AUTH-03": r"/api/auth/health answered 200 text/html, an HTML page, not the auth service",
+        },
+        nginx={"api_locations": ["/api/v1/", "= /api/health"]},
+    ),
+    Twin(
+        name="auth-token-week",
+        description="Access tokens live a week (ACCESS_TOKEN_LIFETIME = 7 days).",
+        guide=f"{V}: Session Expires Too Quickly",
+        breaks={
+            "AUTH-05": r"lives 10080 minutes \(exp - iat\); the policy allows 60 minutes",
+        },
+        app={"auth": {"access_minutes": 10080}},
+    ),
+]

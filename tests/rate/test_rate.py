@@ -1,0 +1,55 @@
+"""RATE: the API's rate limit, observed with a burst (intrusive)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from fixtures.burst import LIMITED, burst, wait_until_served
+from fixtures.contract import check
+from fixtures.http import HttpCache
+
+Need = Callable[[str], Any]
+
+
+@check(
+    "RATE-01",
+    severity="medium",
+    guide=["H: DDoS Attacks", "H: API Rate Limiting"],
+    inputs={"requests": 400, "concurrency": 4, "path": None, "source_address": None, "recovery_seconds": 15},
+    intrusive=True,
+    references=["nginx limit_req (zone=api)"],
+)
+def test_api_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[str, Any]) -> None:
+    """The API is rate limited.
+
+    Rationale: an API without a request limit is taken down by one misbehaving client, a scraper
+    or a small flood (the H guide's DDoS Attacks: "sudden traffic spikes, service
+    unavailability"); every request reaches the app workers and the database. A burst of up to
+    `requests` GETs on `path` (default: api.health) over `concurrency` connections, more than the
+    limit's rate plus its burst allow, must get some 429 answers. The burst stops at the first
+    429 and waits, up to `recovery_seconds`, until the API serves again; `source_address` sends
+    it from another local address of the runner so that the rest of the run is not throttled.
+
+    Fix: in nginx, `limit_req_zone $binary_remote_addr zone=api:10m rate=10r/s;` at http level,
+    `limit_req zone=api burst=20 nodelay;` in the API location, and `limit_req_status 429;`
+    (or an equivalent limit in the application or the load balancer).
+    """
+    api_url: str = need("api.url")
+    path = inputs["path"] or need("api.health")
+    url = api_url.rstrip("/") + "/" + str(path).lstrip("/")
+    count = int(inputs["requests"])
+    source = inputs["source_address"]
+    result = burst(http_cache, "GET", url, count=count, concurrency=int(inputs["concurrency"]), source_address=source)
+    if result.error:
+        pytest.fail(f"the burst could not complete: {result.error} ({result.summary()})", pytrace=False)
+    if result.statuses[LIMITED]:
+        wait_until_served(http_cache, "GET", url, within=float(inputs["recovery_seconds"]), source_address=source)
+        return
+    pytest.fail(
+        f"{result.summary()}: no 429 in a burst of {count} requests; expected the API's rate limit to answer "
+        "429 (nginx limit_req zone=api with limit_req_status 429)",
+        pytrace=False,
+    )
