@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def _ca_bundle(pytestconfig: pytest.Config, env) -> Path | None:
     return bundle if bundle.is_absolute() else pytestconfig.stash[ENV].path.parent / bundle
 
 
-def _problems(seen: browser.PageVisit, root_selector: str) -> list[str]:
+def _problems(seen: browser.PageVisit, root_selector: str, ignore: list[re.Pattern[str]]) -> list[str]:
     where = seen.url
     if seen.load_error:
         return [f"{where} did not load: {seen.load_error}"]
@@ -33,7 +34,8 @@ def _problems(seen: browser.PageVisit, root_selector: str) -> list[str]:
         ("error answer", seen.error_responses),
         ("still pending", seen.pending),
     ]
-    for label, lines in kinds:
+    for label, found in kinds:
+        lines = [line for line in found if not any(pattern.search(line) for pattern in ignore)]
         for line in lines[:MAX_LINES]:
             problems.append(f"{where}: {label}: {line}")
         if len(lines) > MAX_LINES:
@@ -49,7 +51,10 @@ def _problems(seen: browser.PageVisit, root_selector: str) -> list[str]:
     "UI-01",
     severity="critical",
     guide=["H: Runtime JavaScript Errors", "H: CORS Issues", "H: Application Not Loading"],
-    inputs={"render_wait": 3.0},
+    # render_wait: seconds the root may take to get content once the network is idle.
+    # ignore: regexes; console errors, exceptions and failed requests matching one are not counted
+    # (third-party noise you have accepted). Empty by default: every error counts.
+    inputs={"render_wait": 3.0, "ignore": []},
     references=["Playwright: page events console, pageerror, requestfailed"],
 )
 def test_spa_renders(need, env, inputs, pytestconfig) -> None:
@@ -61,7 +66,9 @@ def test_spa_renders(need, env, inputs, pytestconfig) -> None:
     browser runs the JavaScript and enforces CORS. Headless Chromium loads `/` and the deep
     links in `ui.routes`, waits for the network to settle and for the app's root element to have
     content, and fails on any uncaught exception, console error, failed request or API answer of
-    4xx/5xx. A white screen means the app is down for every user.
+    4xx/5xx. A white screen means the app is down for every user. Inputs: `render_wait`, seconds
+    the root may take to fill once the network is idle; `ignore`, regexes of errors you accept
+    (third-party noise), none by default.
 
     Fix: read the browser's console: fix the exception the bundle throws (and wrap the app in an
     error boundary so one component cannot blank the page); point the SPA's API URL (build-time
@@ -71,6 +78,10 @@ def test_spa_renders(need, env, inputs, pytestconfig) -> None:
     credentials if the SPA sends cookies; and allow the API in the CSP's `connect-src`.
     """
     ui = need("ui")
+    try:
+        ignore = [re.compile(pattern) for pattern in inputs["ignore"]]
+    except (re.error, TypeError) as exc:
+        pytest.fail(f"inputs.UI-01.ignore: not a list of regexes ({exc})", pytrace=False)
     base = (ui.url or need("web.url")).rstrip("/")
     urls = [base + route for route in ui.routes]
     api = tuple(u for u in [env.api.url if env.api else None] if u)
@@ -101,7 +112,7 @@ def test_spa_renders(need, env, inputs, pytestconfig) -> None:
         unavailable = ""
     if unavailable:  # outside the except block: one line, no chained traceback
         pytest.fail(f"UI-01 cannot run: {unavailable}", pytrace=False)
-    problems = [line for seen in visits for line in _problems(seen, ui.root_selector)]
+    problems = [line for seen in visits for line in _problems(seen, ui.root_selector, ignore)]
     fail_on(
         problems,
         f"headless Chromium, expected {ui.root_selector} to render with no uncaught exception, "
