@@ -1,63 +1,184 @@
-"""A private redis-server on 127.0.0.1, without persistence."""
+"""A private redis-server on 127.0.0.1: its settings, and the data a twin seeds into it at start."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import socket
+import time
 from pathlib import Path
+from typing import Any
 
-from sandbox.proc import HOST, Process, Supervisor, free_port
+import redis
+
+from sandbox.proc import (
+    HOST,
+    Process,
+    SandboxError,
+    Supervisor,
+    as_unprivileged,
+    free_port,
+    is_root,
+    unprivileged_ids,
+)
+
+# The good stack's queue and session store: it must not evict keys, has a limit that gives
+# checks a ratio, and persists (AOF, plus an hourly snapshot).
+QUEUE_SETTINGS: dict[str, str] = {
+    "maxmemory": "64mb",
+    "maxmemory-policy": "noeviction",
+    "appendonly": "yes",
+    "appendfsync": "everysec",
+    "save": "3600 1",
+}
+# The good stack's cache: evicting least-recently-used keys is right for a cache; no persistence.
+CACHE_SETTINGS: dict[str, str] = {
+    "maxmemory": "32mb",
+    "maxmemory-policy": "allkeys-lru",
+    "appendonly": "no",
+    "save": "",
+}
+# What the good stack holds: a small email backlog, live sessions (with a TTL), cached pages.
+QUEUE_SEED: dict[str, Any] = {"lists": {"email_queue": 3, "email_retry_queue": 1}, "sessions": 5}
+CACHE_SEED: dict[str, Any] = {"cache": 20}
+
+# Setup steps a twin may ask for (Twin.redis_setup), in this order:
+#   unwritable_dir: true      redis runs unprivileged with a `dir` it cannot write
+#   lists: {name: n}          RPUSH n small JSON jobs onto each list
+#   sessions: n               n session keys with a one-day TTL
+#   cache: n                  n cache keys with a one-hour TTL
+#   fill_memory_percent: p    write 16 KiB values until used_memory reaches p% of maxmemory
+#   bgsave: true              BGSAVE and wait for it to end (fails with an unwritable dir)
+SETUP_STEPS = ("unwritable_dir", "lists", "sessions", "cache", "fill_memory_percent", "bgsave")
+
+
+def _quote(value: str) -> str:
+    return f'"{value}"' if not value or " " in value else value
 
 
 def _pong(port: int) -> bool:
+    # Without AUTH, a server that asks for a password answers NOAUTH: it is up and it is ours.
     with socket.create_connection((HOST, port), timeout=1) as sock:
         sock.sendall(b"PING\r\n")
-        return sock.recv(64).startswith(b"+PONG")
+        return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
 
 
 class RedisServer:
-    def __init__(self, directory: Path, log: Path) -> None:
-        self.directory = directory
+    def __init__(
+        self,
+        directory: Path,
+        log: Path,
+        settings: dict[str, str] | None = None,
+        setup: dict[str, Any] | None = None,
+        name: str = "redis-server",
+        home: Path | None = None,
+    ) -> None:
+        # home holds redis.conf and the data; an unprivileged redis needs it on a path it can traverse.
+        self.directory = home or directory
         self.log = log
+        self.settings = {**QUEUE_SETTINGS, **(settings or {})}
+        self.setup = dict(setup or {})
+        self.name = name
         self.port = 0
+        # Like a production Redis, it asks for a password (the suite sends AUTH, and redacts it).
+        self.password = secrets.token_urlsafe(18)
+        unknown = set(self.setup) - set(SETUP_STEPS)
+        if unknown:
+            raise SandboxError(f"{name}: unknown redis setup steps {sorted(unknown)} (known: {', '.join(SETUP_STEPS)})")
 
     @property
     def url(self) -> str:
-        return f"redis://{HOST}:{self.port}/0"
+        return f"redis://:{self.password}@{HOST}:{self.port}/0"
 
     def start(self, supervisor: Supervisor, deadline: float) -> Process:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.directory.mkdir(parents=True, exist_ok=True)
+        data = self.directory / "data"
+        data.mkdir(exist_ok=True)
+        unwritable = bool(self.setup.get("unwritable_dir"))
+        if unwritable:
+            # As root, the directory stays root's 0755 and redis runs as nobody; otherwise 0555.
+            data.chmod(0o755 if is_root() else 0o555)
 
         def launch() -> Process:
             self.port = free_port()
-            argv = [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                HOST,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-                "--daemonize",
-                "no",
-                "--protected-mode",
-                "yes",
-                # A queue and session store must not evict keys; the limit gives checks a ratio.
-                "--maxmemory",
-                "64mb",
-                "--maxmemory-policy",
-                "noeviction",
-            ]
-            return supervisor.spawn("redis-server", argv, self.log, cwd=self.directory)
+            conf = self._write_conf(data, unwritable)
+            argv = [binary, str(conf)]
+            if unwritable:
+                argv = as_unprivileged(argv)
+            return supervisor.spawn(self.name, argv, self.log, cwd=self.directory)
 
-        return supervisor.spawn_retrying(
+        proc = supervisor.spawn_retrying(
             launch,
             lambda proc: proc.wait_until(
                 lambda: proc.owns_listener(self.port) and _pong(self.port), deadline, "answering PING"
             ),
         )
+        if self.setup:
+            try:
+                self._seed(deadline)
+            except (redis.RedisError, OSError) as exc:
+                raise proc.fail(f"setup {sorted(self.setup)} failed: {exc}") from None
+        return proc
+
+    def _write_conf(self, data: Path, unprivileged: bool) -> Path:
+        """redis.conf, 0600 (it holds the password); owned by the user redis runs as."""
+        settings = {
+            "port": str(self.port),
+            "bind": HOST,
+            "dir": str(data),
+            "daemonize": "no",
+            "protected-mode": "yes",
+            "requirepass": self.password,
+            **self.settings,
+        }
+        conf = self.directory / "redis.conf"
+        text = "".join(f"{key} {_quote(value)}\n" for key, value in settings.items())
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        if unprivileged and is_root():
+            os.chown(conf, *unprivileged_ids())
+        return conf
+
+    def _seed(self, deadline: float) -> None:
+        client = redis.Redis(host=HOST, port=self.port, password=self.password, socket_timeout=5, decode_responses=True)
+        try:
+            pipe = client.pipeline(transaction=False)
+            for name, count in self.setup.get("lists", {}).items():
+                for n in range(count):
+                    pipe.rpush(name, f'{{"to": "user{n}@example.com", "template": "password_reset", "n": {n}}}')
+            for _ in range(self.setup.get("sessions", 0)):
+                pipe.set(f"session:{secrets.token_hex(16)}", '{"user_id": 42}', ex=86400)
+            for n in range(self.setup.get("cache", 0)):
+                pipe.set(f"cache:page:/properties/{n}", "<html>...</html>", ex=3600)
+            pipe.execute()
+            if "fill_memory_percent" in self.setup:
+                self._fill(client, int(self.setup["fill_memory_percent"]), deadline)
+            if self.setup.get("bgsave"):
+                self._bgsave(client, deadline)
+        finally:
+            client.close()
+
+    def _fill(self, client: redis.Redis, percent: int, deadline: float) -> None:
+        limit = int(client.info("memory")["maxmemory"])
+        if not limit:
+            raise SandboxError(f"{self.name}: fill_memory_percent needs maxmemory")
+        value, n = "x" * 16384, 0
+        while int(client.info("memory")["used_memory"]) * 100 < limit * percent:
+            if time.monotonic() > deadline:
+                raise SandboxError(f"{self.name}: filling memory to {percent}% took too long")
+            pipe = client.pipeline(transaction=False)
+            for _ in range(4):
+                pipe.set(f"fill:{n}", value)
+                n += 1
+            pipe.execute()
+
+    def _bgsave(self, client: redis.Redis, deadline: float) -> None:
+        client.bgsave()
+        while time.monotonic() < deadline:
+            if not int(client.info("persistence")["rdb_bgsave_in_progress"]):
+                return
+            time.sleep(0.05)
+        raise SandboxError(f"{self.name}: BGSAVE did not finish in time")

@@ -28,7 +28,7 @@ from sandbox.launcher import Launcher
 from sandbox.nginx import Nginx, knobs_for
 from sandbox.postgres import Cluster
 from sandbox.proc import Process, SandboxError, Supervisor, is_root
-from sandbox.redis_server import RedisServer
+from sandbox.redis_server import CACHE_SEED, CACHE_SETTINGS, QUEUE_SEED, RedisServer
 from sandbox.settings import DEFAULT_SETTINGS, merge
 from sandbox.tls import Certificates, make_certificates
 from sandbox.twins import TWINS, Twin
@@ -45,6 +45,7 @@ VARIABLES = (
     "SANDBOX_DATABASE_URL",
     "SANDBOX_PG_MAX_CONNECTIONS",
     "SANDBOX_REDIS_URL",
+    "SANDBOX_REDIS_CACHE_URL",
     "SANDBOX_WEBHOOK_SECRET",
     "SANDBOX_LOGIN_EMAIL",
     "SANDBOX_LOGIN_PASSWORD",
@@ -77,7 +78,12 @@ class Sandbox:
         self._twins: dict[str, _RunningTwin] = {}
         self._order: list[str] = []
         self._clusters: dict[str, Cluster] = {}
-        self._redis = RedisServer(workdir / "redis", workdir / "redis" / "redis.log")
+        # The queue and session store (one per twin with Redis settings of its own) and the cache.
+        self._redis: dict[str, RedisServer] = {}
+        cache = workdir / "redis" / "cache"
+        self._redis_cache = RedisServer(
+            cache, cache.with_suffix(".log"), CACHE_SETTINGS, CACHE_SEED, "redis-server cache"
+        )
         self._pg_home: Path | None = None
         self._certs: Certificates | None = None
         self.webhook_secret = "whsec_" + secrets.token_urlsafe(24)
@@ -103,7 +109,8 @@ class Sandbox:
             "SANDBOX_CA_BUNDLE": str(self._certs.ca_bundle),
             "SANDBOX_DATABASE_URL": running.cluster.database_url,
             "SANDBOX_PG_MAX_CONNECTIONS": str(running.cluster.max_connections),
-            "SANDBOX_REDIS_URL": self._redis.url,
+            "SANDBOX_REDIS_URL": self._redis_for(twin).url,
+            "SANDBOX_REDIS_CACHE_URL": self._redis_cache.url,
             "SANDBOX_WEBHOOK_SECRET": self.webhook_secret,
             "SANDBOX_LOGIN_EMAIL": self.login_email,
             "SANDBOX_LOGIN_PASSWORD": self.login_password,
@@ -123,7 +130,8 @@ class Sandbox:
             "nginx_access": running.nginx.log_dir / "access.log",
             "gunicorn": running.app.log,
             "postgres": running.cluster.log,
-            "redis": self._redis.log,
+            "redis": self._redis_for(twin).log,
+            "redis_cache": self._redis_cache.log,
         }
 
     def pids(self) -> list[int]:
@@ -200,6 +208,9 @@ class Sandbox:
         except KeyError:
             raise KeyError(f"twin {twin!r} is not running (running: {sorted(self._twins)})") from None
 
+    def _redis_for(self, twin: str) -> RedisServer:
+        return self._redis.get(twin, self._redis[GOOD])
+
     def _release_connections(self) -> None:
         for cluster in self._clusters.values():
             cluster.release_connections()
@@ -245,9 +256,18 @@ class Sandbox:
                 smoke_user=smoke_user,
             )
         holds = {t.name: t.hold_connections for t in twins if t.hold_connections}
+        for key, settings, setup in [(GOOD, {}, QUEUE_SEED)] + [
+            (t.name, t.redis, t.redis_setup) for t in twins if t.redis or t.redis_setup
+        ]:
+            name = "redis-server" if key == GOOD else f"redis-server {key}"
+            folder = self.workdir / "redis" / key
+            home = self._pg_home / f"redis-{key}" if setup.get("unwritable_dir") else None
+            self._redis[key] = RedisServer(folder, folder.with_suffix(".log"), settings, setup, name, home)
 
-        pool = cf.ThreadPoolExecutor(max_workers=len(self._clusters) + len(twins) + 1, thread_name_prefix="sandbox")
-        futures: list[cf.Future[Any]] = [pool.submit(self._start_redis, deadline)]
+        servers = [self._redis_cache, *self._redis.values()]
+        workers = len(self._clusters) + len(twins) + len(servers)
+        pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox")
+        futures: list[cf.Future[Any]] = [pool.submit(self._start_redis, server, deadline) for server in servers]
         clusters = {
             key: pool.submit(self._start_cluster, cluster, holds.get(key, 0), deadline)
             for key, cluster in self._clusters.items()
@@ -268,9 +288,9 @@ class Sandbox:
             raise
         pool.shutdown(wait=True)
 
-    def _start_redis(self, deadline: float) -> None:
-        self._redis.start(self._supervisor, deadline)
-        self._mark("redis")
+    def _start_redis(self, server: RedisServer, deadline: float) -> None:
+        server.start(self._supervisor, deadline)
+        self._mark(server.name)
 
     def _start_cluster(self, cluster: Cluster, hold: int, deadline: float) -> None:
         cluster.start(deadline)

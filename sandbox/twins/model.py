@@ -20,3 +20,7 @@ class Twin:
     postgres: dict[str, str] = field(default_factory=dict)
     hold_connections: int = 0
     env: dict[str, Any] = field(default_factory=dict)
+    # redis-server settings over sandbox.redis_server.QUEUE_SETTINGS, and setup steps
+    # (redis_server.SETUP_STEPS); either gives the twin its own queue/session instance.
+    redis: dict[str, str] = field(default_factory=dict)
+    redis_setup: dict[str, Any] = field(default_factory=dict)
