@@ -50,11 +50,13 @@ CACHE_SEED: dict[str, Any] = {"cache": 20}
 #   cache: n                  n cache keys with a one-hour TTL
 #   fill_memory_percent: p    write 16 KiB values until used_memory reaches p% of maxmemory
 #   bgsave: true              BGSAVE and wait for it to end (fails with an unwritable dir)
-SETUP_STEPS = ("unwritable_dir", "lists", "sessions", "cache", "fill_memory_percent", "bgsave")
+#   hold_clients: n           keep n idle client connections open until the sandbox stops
+SETUP_STEPS = ("unwritable_dir", "lists", "sessions", "cache", "fill_memory_percent", "bgsave", "hold_clients")
 
 
 def _quote(value: str) -> str:
-    return f'"{value}"' if not value or " " in value else value
+    # `save ""` turns snapshots off; other values go as written (`save 3600 1`, `rename-command CONFIG ""`).
+    return value or '""'
 
 
 def _pong(port: int) -> bool:
@@ -81,6 +83,7 @@ class RedisServer:
         self.setup = dict(setup or {})
         self.name = name
         self.port = 0
+        self.held: list[socket.socket] = []
         # Like a production Redis, it asks for a password (the suite sends AUTH, and redacts it).
         self.password = secrets.token_urlsafe(18)
         unknown = set(self.setup) - set(SETUP_STEPS)
@@ -158,8 +161,22 @@ class RedisServer:
                 self._fill(client, int(self.setup["fill_memory_percent"]), deadline)
             if self.setup.get("bgsave"):
                 self._bgsave(client, deadline)
+            for _ in range(int(self.setup.get("hold_clients", 0))):
+                self._hold()
         finally:
             client.close()
+
+    def _hold(self) -> None:
+        sock = socket.create_connection((HOST, self.port), timeout=5)
+        self.held.append(sock)
+        sock.sendall(f"AUTH {self.password}\r\n".encode())
+        if not sock.recv(64).startswith(b"+OK"):
+            raise SandboxError(f"{self.name}: a held client could not log in")
+
+    def release_clients(self) -> None:
+        for sock in self.held:
+            sock.close()
+        self.held.clear()
 
     def _fill(self, client: redis.Redis, percent: int, deadline: float) -> None:
         limit = int(client.info("memory")["maxmemory"])

@@ -214,6 +214,8 @@ class Sandbox:
     def _release_connections(self) -> None:
         for cluster in self._clusters.values():
             cluster.release_connections()
+        for server in self._redis.values():
+            server.release_clients()
 
     def _mark(self, part: str) -> None:
         self.timings[part] = round(time.monotonic() - self._began, 2)

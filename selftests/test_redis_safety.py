@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +16,8 @@ import redis
 
 from fixtures.redis import READ_ONLY, Instance, WriteRefused, connect
 from fixtures.schema import RedisInstance
+from sandbox.proc import Supervisor
+from sandbox.redis_server import RedisServer
 from selftests.harness import LOCAL, Listener, Stack, free_port, run_suite, write_env
 
 # What commandstats may show after a run: READ_ONLY, plus AUTH (the URL's password).
@@ -125,3 +129,65 @@ def test_rediss_verifies_the_certificate(stack: Stack, tmp_path: Path) -> None:
     record = run.record("RDS-01")
     assert record["outcome"] == "failed", record
     assert "certificate verify failed" in record["message"], record["message"]
+
+
+@pytest.fixture
+def managed_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis that refuses CONFIG, as managed services do; RDB rules on, AOF off, no snapshot yet."""
+    supervisor = Supervisor()
+    server = RedisServer(
+        tmp_path / "managed",
+        tmp_path / "managed.log",
+        {"rename-command": 'CONFIG ""', "appendonly": "no"},
+        {"lists": {"email_queue": 2}},
+        "redis-server managed",
+    )
+    try:
+        server.start(supervisor, time.monotonic() + 20)
+        yield server
+    finally:
+        supervisor.close()
+        supervisor.stop()
+
+
+def test_config_refused_falls_back_to_info(managed_redis: RedisServer, tmp_path: Path) -> None:
+    """Without CONFIG, RDS-02/03 read INFO; RDS-05 cannot confirm required persistence and fails."""
+    env = write_env(
+        tmp_path / "managed.yml",
+        {
+            "name": "managed",
+            "timeouts": FAULT_TIMEOUTS,
+            "redis": {
+                "instances": {
+                    "queues": {
+                        "url": "${MANAGED_URL}",
+                        "roles": ["queue", "session"],
+                        "queues": {"email_queue": 10},
+                        "persistence": "required",
+                    },
+                    "sessions": {"url": "${MANAGED_URL}", "roles": ["session"]},
+                }
+            },
+        },
+    )
+    run = run_suite(env, tmp_path / "reports", "-k", "RDS", extra_env={"MANAGED_URL": managed_redis.url})
+    outcomes = {c["id"]: c["outcome"] for c in run.document["checks"]}
+    assert outcomes == {**dict.fromkeys(["RDS-01", "RDS-02", "RDS-03", "RDS-04"], "passed"), "RDS-05": "failed"}, (
+        run.out[-3000:]
+    )
+    message = run.record("RDS-05")["message"]
+    assert "redis.instances.queues" in message and "CONFIG GET save was refused" in message, message
+    assert "redis.instances.sessions" not in message, message
+    assert managed_redis.password not in run.out
+
+
+def test_undeclared_roles_are_inferred_from_lists(stack: Stack) -> None:
+    """`redis: {url}` alone: RDS-02 finds the seeded queues by sampling; RDS-04 is not applicable."""
+    env = write_env(
+        stack.folder / "rds-infer.yml",
+        {"name": "rds-infer", "sandbox": {"twin": "good"}, "redis": {"url": "${SANDBOX_REDIS_URL}"}},
+    )
+    run = stack.run(env, "rds-infer", "-k", "RDS-02 or RDS-04")
+    assert run.record("RDS-02")["outcome"] == "passed", run.record("RDS-02")
+    assert run.record("RDS-04")["outcome"] == "not-applicable"
+    assert "redis.queues is not configured" in run.record("RDS-04")["message"]

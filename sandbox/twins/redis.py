@@ -50,6 +50,18 @@ TWINS = [
         redis_setup={"fill_memory_percent": 95},
     ),
     Twin(
+        name="redis-clients-exhausted",
+        description="maxclients 20 with 18 connections held open by leaked clients: the next "
+        "workers to start get 'max number of clients reached'.",
+        guide=f"{H}: Session Issues",
+        breaks={
+            "RDS-03": r"redis\.instances\.main .*: connected_clients (19|20) is (9[5-9]|100)% of maxclients 20; "
+            r"expected under 90%",
+        },
+        redis={"maxclients": "20"},
+        redis_setup={"hold_clients": 18},
+    ),
+    Twin(
         name="redis-email-backlog",
         description="1500 emails wait in email_queue (threshold 1000): the email worker is not running.",
         guide=f"{V}: Background Worker Not Running",
