@@ -25,7 +25,7 @@ from werkzeug.security import generate_password_hash
 from sandbox import spa
 from sandbox.appserver import AppServer, python_env
 from sandbox.launcher import Launcher
-from sandbox.nginx import Nginx, knobs_for
+from sandbox.nginx import Nginx, knobs_for, nginx_binary
 from sandbox.postgres import Cluster
 from sandbox.proc import Process, SandboxError, Supervisor, is_root
 from sandbox.redis_server import CACHE_SEED, CACHE_SETTINGS, QUEUE_SEED, RedisServer
@@ -50,6 +50,7 @@ VARIABLES = (
     "SANDBOX_LOGIN_EMAIL",
     "SANDBOX_LOGIN_PASSWORD",
     "SANDBOX_NGINX_CONF",
+    "SANDBOX_NGINX_BINARY",
     "SANDBOX_JWT_SECRET",
 )
 
@@ -115,6 +116,7 @@ class Sandbox:
             "SANDBOX_LOGIN_EMAIL": self.login_email,
             "SANDBOX_LOGIN_PASSWORD": self.login_password,
             "SANDBOX_NGINX_CONF": str(running.nginx.conf),
+            "SANDBOX_NGINX_BINARY": nginx_binary(),
             # The app's secret key, which signs its JWTs (AUTH-02 signs an expired token with it).
             "SANDBOX_JWT_SECRET": running.secret_key,
         }

@@ -12,6 +12,7 @@ TWINS = [
         guide=f"{H}: Routing Issues",
         breaks={
             "SPA-01": r"/properties/42 answered 404",
+            "NGX-02": r"`location /` \(\S+\) has `try_files \$uri \$uri/ =404` \(\S+\); expected a try_files ending in",
         },
         nginx={"spa_fallback": False},
     ),
@@ -22,6 +23,7 @@ TWINS = [
         guide=f"{H}: Routing Issues",
         breaks={
             "SPA-02": r"answered 200 text/html \(the app shell\): the SPA fallback swallows missing assets",
+            "NGX-02": r"/static/js/\S+ .*served by `location /static/` .*`try_files \$uri /index\.html`",
         },
         nginx={"assets_fallback": True},
     ),
@@ -71,6 +73,7 @@ TWINS = [
         guide=f"{H}: Slow Performance",
         breaks={
             "SPA-05": r"Content-Encoding \(none\) to Accept-Encoding: gzip, br",
+            "NGX-04": r"gzip is off \(\S+\); expected on",
         },
         nginx={"gzip": False},
     ),
