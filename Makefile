@@ -9,13 +9,15 @@ BIN := $(VENV)/bin
 setup: system $(VENV)/.installed
 
 # nginx, PostgreSQL and Redis from Debian's packages, only when they are missing; chromium and
-# certutil (libnss3-tools) too, for UI-01, which environments/local.yml enables (`ui:`).
+# certutil (libnss3-tools) too, for UI-01, which environments/local.yml enables (`ui:`); libfaketime for
+# the twin whose clock is off.
 system:
 	@missing=""; \
 	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing="$$missing nginx-light"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
+	[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || missing="$$missing faketime"; \
 	$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v certutil >/dev/null || missing="$$missing libnss3-tools"; \

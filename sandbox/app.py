@@ -19,6 +19,7 @@ import sqlalchemy as sa
 import stripe
 from flask import Flask, Response, g, jsonify, request, session, url_for
 from flask_cors import CORS
+from werkzeug.debug import DebuggedApplication
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash
@@ -49,11 +50,12 @@ def create_app(settings: dict[str, Any]) -> Flask:
     cookies = cfg["cookies"]
 
     app = Flask(__name__)
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    if cfg["trust_proxy"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.config.update(
         SECRET_KEY=cfg["secret_key"],
-        DEBUG=False,
-        PROPAGATE_EXCEPTIONS=False,
+        DEBUG=cfg["debug"],
+        PROPAGATE_EXCEPTIONS=cfg["debug"],
         PREFERRED_URL_SCHEME="https",
         SESSION_COOKIE_NAME="session",
         SESSION_COOKIE_SECURE=cookies["session_secure"],
@@ -63,8 +65,11 @@ def create_app(settings: dict[str, Any]) -> Flask:
     )
 
     pool = cfg["pool"]
+    database_url = sa.engine.make_url(cfg["database_url"].replace("postgresql://", "postgresql+psycopg://", 1))
+    if cfg["database_port"]:
+        database_url = database_url.set(port=int(cfg["database_port"]))
     engine = sa.create_engine(
-        cfg["database_url"].replace("postgresql://", "postgresql+psycopg://", 1),
+        database_url,
         pool_size=pool["size"],
         max_overflow=pool["max_overflow"],
         pool_timeout=pool["timeout"],
@@ -85,10 +90,14 @@ def create_app(settings: dict[str, Any]) -> Flask:
             vary_header=cors["vary_header"],
         )
 
-    _register_errors(app)
+    _register_errors(app, json_errors=cfg["json_errors"], debug=cfg["debug"])
     _register_auth(app, cfg["auth"], cfg["secret_key"])
-    _register_api(app, engine, cookies, cfg["auth"], cfg["secret_key"])
+    _register_api(app, engine, cookies, cfg["auth"], cfg["secret_key"], cfg["slow_query_seconds"])
     _register_webhook(app, cfg["webhook"], cfg["webhook_secret"])
+    if cfg["debug"]:
+        # What `flask run --debug` (V: Debug Mode) puts in front of the app. nginx only forwards the
+        # API prefix, so the console sits under it, where /console sits on an API host of its own.
+        app.wsgi_app = DebuggedApplication(app.wsgi_app, evalex=True, console_path="/api/console")  # type: ignore[method-assign]
     return app
 
 
@@ -111,14 +120,20 @@ def _error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), status
 
 
-def _register_errors(app: Flask) -> None:
+def _register_errors(app: Flask, json_errors: bool, debug: bool) -> None:
     @app.errorhandler(_Refused)
     def refused(exc: _Refused) -> tuple[Response, int]:
         return _error(exc.status, str(exc))
 
+    if not json_errors:
+        return  # the framework's default HTML error pages
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
         return _error(exc.code or 500, (exc.name or "error").lower())
+
+    if debug:
+        return  # unhandled errors reach the debugger, which renders their traceback
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response, int]:
@@ -186,7 +201,14 @@ def _check_credentials(engine: sa.Engine) -> tuple[Any, str]:
     return row, email.lower()
 
 
-def _register_api(app: Flask, engine: sa.Engine, cookies: dict[str, Any], auth: dict[str, Any], secret: str) -> None:
+def _register_api(
+    app: Flask,
+    engine: sa.Engine,
+    cookies: dict[str, Any],
+    auth: dict[str, Any],
+    secret: str,
+    slow_query_seconds: float,
+) -> None:
     @app.get("/api/health")
     def health() -> tuple[Response, int]:
         try:
@@ -203,6 +225,9 @@ def _register_api(app: Flask, engine: sa.Engine, cookies: dict[str, Any], auth: 
 
     @app.get("/api/v1/properties")
     def properties() -> Response:
+        if slow_query_seconds:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT pg_sleep(:seconds)"), {"seconds": slow_query_seconds})
         return jsonify([public(p) for p in PROPERTIES])
 
     @app.get("/api/v1/properties/<int:property_id>")

@@ -18,6 +18,8 @@ TIMEOUT = 30
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 # SIGINT is gunicorn's quick shutdown; SIGTERM waits for idle sync workers to notice (seconds).
 STOP_SIGNAL = signal.SIGINT
+# A documentation address (TEST-NET-1): no request comes from it.
+UNLISTED_PROXY = "192.0.2.1"
 
 
 def python_env() -> dict[str, str]:
@@ -47,7 +49,9 @@ class AppServer:
             "--graceful-timeout", "5",
             # Load the app in the master, then fork the workers.
             "--preload",
-            "--forwarded-allow-ips", HOST,
+            # gunicorn itself honours X-Forwarded-Proto from these addresses; the app setting
+            # trust_proxy = False models a proxy on another host that nobody listed (TLS-05).
+            "--forwarded-allow-ips", HOST if self.settings.get("trust_proxy", True) else UNLISTED_PROXY,
             "--access-logfile", str(self.directory / "access.log"),
             "--error-logfile", "-",
             "--name", f"preflight-sandbox-{self.twin}",

@@ -11,11 +11,19 @@ from typing import Any
 
 import jinja2
 
-from sandbox.proc import Process, Supervisor, free_port, is_root
+from sandbox.proc import Process, SandboxError, Supervisor, free_port, is_root
 from sandbox.spa import CONFIG_JSON, config_json
 from sandbox.tls import Certificates
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self' https://*.preflight.test:*; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+# Debian's libfaketime (package faketime), for the twin whose clock is off.
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 
 DEFAULT_KNOBS: dict[str, Any] = {
     "build": "prod",  # "dev": the development build, source map included; "broken": throws at start-up
@@ -46,6 +54,24 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "static_headers_include": True,  # /static/ repeats the security headers next to its own add_header
     "files_location": None,  # e.g. "/files/": a location with `alias <root>/files/`
     "unapplied_edit": False,  # after start, nginx.conf on disk gets an edit that was never tested or loaded
+    # TLS and redirects (TLS checks)
+    "certificate": "good",  # or a variant of sandbox.tls.VARIANTS: "expired", "expiring", "other-name"
+    "ssl_protocols": "TLSv1.2 TLSv1.3",
+    "ssl_ciphers": None,  # e.g. "DEFAULT:@SECLEVEL=0", which OpenSSL 3 needs to negotiate TLS 1.0/1.1
+    "force_https_unless_forwarded": False,  # location / redirects unless X-Forwarded-Proto is https
+    "forwarded_proto": True,  # proxy_set_header X-Forwarded-Proto $scheme
+    # Security headers (security-headers.conf; None leaves a header out)
+    "server_tokens": False,
+    "hsts": "max-age=31536000; includeSubDomains",
+    "nosniff": True,
+    "frame_options": "DENY",
+    "referrer_policy": "strict-origin-when-cross-origin",
+    "csp": CSP,
+    # Exposure (APP checks)
+    "deny_dotfiles": True,  # dotfiles (.env, .git) answer 403
+    "leftovers": False,  # a web root with a deploy's leftovers: .env, .git/config, index.html.bak, dump.sql
+    "stub_status": False,  # a public location /nginx_status with stub_status
+    "clock_offset": None,  # run nginx under libfaketime with this FAKETIME offset (e.g. "-5m"): its Date is off
 }
 
 _env = jinja2.Environment(
@@ -99,6 +125,7 @@ class Nginx:
         if is_root():
             # Workers run as the invoking user, like gunicorn: the workdir may be private (0700).
             user = f"{pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name}"
+        chain, key = self.certificates.pair(self.knobs["certificate"])
         return _env.get_template("nginx.conf.j2").render(
             twin=self.twin,
             user=user,
@@ -111,8 +138,8 @@ class Nginx:
             app_port=app_port,
             http_port=self.http_port,
             https_port=self.https_port,
-            certificate=self.certificates.server_chain,
-            certificate_key=self.certificates.server_key,
+            certificate=chain,
+            certificate_key=key,
             cors_origins=self.cors_origins,
             spa_config=CONFIG_JSON,
             spa_config_deployed=config_json(self.knobs["spa_api_url"]) if self.knobs["spa_api_url"] else None,
@@ -122,7 +149,21 @@ class Nginx:
     def start(self, supervisor: Supervisor, app_port: int, deadline: float) -> Process:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         (self.directory / "tmp").mkdir(exist_ok=True)
-        shutil.copyfile(TEMPLATES / "security-headers.conf", self.directory / "security-headers.conf")
+        headers = _env.get_template("security-headers.conf").render(knobs=self.knobs)
+        (self.directory / "security-headers.conf").write_text(headers)
+        env = None
+        if self.knobs["clock_offset"]:
+            if not LIBFAKETIME.exists():
+                raise SandboxError(
+                    f"twin '{self.twin}' runs nginx with a skewed clock and needs {LIBFAKETIME} "
+                    "(apt-get install faketime)"
+                )
+            env = {
+                **os.environ,
+                "LD_PRELOAD": str(LIBFAKETIME),
+                "FAKETIME": str(self.knobs["clock_offset"]),
+                "DONT_FAKE_MONOTONIC": "1",
+            }
 
         def launch() -> Process:
             self.http_port, self.https_port = free_port(), free_port()
@@ -138,7 +179,7 @@ class Nginx:
                 "-g",
                 "daemon off;",
             ]
-            return supervisor.spawn(f"nginx '{self.twin}'", argv, self.error_log, cwd=self.directory)
+            return supervisor.spawn(f"nginx '{self.twin}'", argv, self.error_log, cwd=self.directory, env=env)
 
         def wait(proc: Process) -> None:
             proc.wait_port(self.http_port, deadline)

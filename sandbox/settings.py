@@ -41,6 +41,19 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         "csrf_secure": True,
         "csrf_samesite": "Lax",
     },
+    # Behind nginx: trust X-Forwarded-Proto/Host/For from one proxy (werkzeug ProxyFix, and gunicorn's
+    # forwarded_allow_ips). False: the app believes it is served over http:// on nginx's Host and
+    # builds http:// URLs.
+    "trust_proxy": True,
+    # True: the Werkzeug debugger (DebuggedApplication, evalex=True): tracebacks in error pages and
+    # an interactive console at <API prefix>/console.
+    "debug": False,
+    # False: errors are Flask's default HTML pages instead of JSON.
+    "json_errors": True,
+    # Seconds of `SELECT pg_sleep(...)` in GET /api/v1/properties: a slow query on the listing.
+    "slow_query_seconds": 0,
+    # A port to connect to instead of the database's: DATABASE_URL names a port nothing listens on.
+    "database_port": None,
     "webhook": {
         "path": "/webhooks/stripe/",
         # "signature" (stripe.Webhook.construct_event), "none", "header-presence",

@@ -253,3 +253,25 @@ def build(root: Path, *, dev: bool = False, broken: bool = False) -> Build:
     for path in [root, *root.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return Build(root=root, js=js_name, css=css_name, source_map=source_map)
+
+
+# What a manual deploy (`cp -r` of a working copy, an editor, a database dump) leaves in the web root.
+LEFTOVERS = {
+    ".env": "FLASK_ENV=production\nSECRET_KEY=leftover-not-a-real-key\nDATABASE_URL=postgresql://app@db/app\n",
+    ".git/config": '[core]\n\trepositoryformatversion = 0\n[remote "origin"]\n\turl = git@git.example:web/app.git\n',
+    ".git/HEAD": "ref: refs/heads/main\n",
+    "index.html.bak": "<!doctype html><html><head><title>old shell</title></head><body></body></html>\n",
+    "dump.sql": "-- PostgreSQL database dump\nCREATE TABLE users (id integer, email text);\n",
+}
+
+
+def build_with_leftovers(root: Path) -> Build:
+    """The production build plus the files a careless deploy leaves next to it (LEFTOVERS)."""
+    built = build(root)
+    for name, content in LEFTOVERS.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return built

@@ -13,6 +13,7 @@ import ssl
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -234,12 +235,14 @@ class Sandbox:
         if self._owns_workdir:
             guardian.remove_if_orphaned(self.workdir)
         launcher = guardian if fork_apps else None
-        self._certs = make_certificates(self.workdir / "tls")
+        self._certs = make_certificates(self.workdir / "tls", [knobs_for(t.nginx)["certificate"] for t in twins])
         roots = {"prod": spa.build(self.workdir / "www").root}
         if any(knobs_for(t.nginx)["build"] == "dev" for t in twins):
             roots["dev"] = spa.build(self.workdir / "www-dev", dev=True).root
         if any(knobs_for(t.nginx)["build"] == "broken" for t in twins):
             roots["broken"] = spa.build(self.workdir / "www-broken", broken=True).root
+        if any(knobs_for(t.nginx)["leftovers"] for t in twins):
+            roots["leftovers"] = spa.build_with_leftovers(self.workdir / "www-leftovers").root
         self._mark("tls and spa")
 
         # Data and sockets of the clusters go to a short private path (socket paths are limited
@@ -279,7 +282,8 @@ class Sandbox:
         futures += clusters.values()
         for twin in twins:
             key = twin.name if twin.postgres else GOOD
-            root = roots[knobs_for(twin.nginx)["build"]]
+            knobs = knobs_for(twin.nginx)
+            root = roots["leftovers" if knobs["leftovers"] else knobs["build"]]
             futures.append(
                 pool.submit(self._start_twin, twin, clusters[key], self._clusters[key], root, launcher, deadline)
             )
@@ -346,13 +350,26 @@ class Sandbox:
         self._mark(f"twin {twin.name}")
 
     def _check_chain(self, running: _RunningTwin, deadline: float) -> None:
-        """One request through nginx (TLS), gunicorn and PostgreSQL: /api/health answers 200."""
+        """One request through nginx (TLS), gunicorn and PostgreSQL: /api/health answers 200.
+
+        A twin that presents a bad certificate is reached without verification; a twin whose app
+        points at no database is ready when its health answers that with 503.
+        """
         context = ssl.create_default_context(cafile=str(self._require_certs().ca_bundle))
+        if running.nginx.knobs["certificate"] != "good":
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
         url = f"https://localhost:{running.nginx.https_port}/api/health"
+        expected = 503 if merge(DEFAULT_SETTINGS, running.twin.app)["database_port"] else 200
 
         def healthy() -> bool:
-            with urllib.request.urlopen(url, timeout=5, context=context) as reply:
-                return bool(reply.status == 200)
+            try:
+                with urllib.request.urlopen(url, timeout=5, context=context) as reply:
+                    return bool(reply.status == expected)
+            except urllib.error.HTTPError as exc:
+                if exc.code == expected:
+                    return True
+                raise
 
         last_error: Exception | None = None
         while time.monotonic() < deadline:
