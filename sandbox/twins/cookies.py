@@ -70,6 +70,7 @@ TWINS = [
         guide=f"{V}: SSL/HTTPS Issues",
         breaks={
             "COOK-05": r"answered 200 and set session cookie 'session' over plain HTTP",
+            "TLS-01": r"http://localhost:\d+/ answered 200 instead of redirecting to https://",
         },
         nginx={"http_redirect": False},
     ),

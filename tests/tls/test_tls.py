@@ -1,0 +1,568 @@
+"""TLS (V: SSL/HTTPS Issues): the redirect to https, HSTS, the certificate, protocol versions, and
+the URLs the application builds behind its TLS-terminating proxy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import re
+import socket
+import ssl
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+from fixtures.contract import check, fail_on
+from fixtures.http import Exchange, Probe
+from fixtures.plugin import ENV, not_applicable
+from fixtures.schema import EnvironmentModel
+
+Need = Callable[[str], Any]
+REDIRECTS = (301, 302, 303, 307, 308)
+PERMANENT = (301, 308)
+DAY = 86400.0
+# TLS 1.0 and 1.1 sign the handshake with SHA-1/MD5, which OpenSSL 3 allows only at security level 0.
+LEGACY = {"TLS 1.0": "TLSv1", "TLS 1.1": "TLSv1_1"}
+LEGACY_WIRE = {"TLS 1.0": b"\x03\x01", "TLS 1.1": b"\x03\x02"}
+
+
+# A NamedTuple, not a dataclass: fixtures.catalogue executes check modules outside sys.modules.
+class Origin(NamedTuple):
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _https_origins(env: EnvironmentModel, need: Need) -> list[Origin]:
+    """The distinct https host:port of the configured web, API and webhook URLs."""
+    urls = [
+        env.lookup("web.url"),
+        env.lookup("api.url"),
+        env.lookup("webhooks.stripe.url"),
+    ]
+    origins: list[Origin] = []
+    for url in filter(None, urls):
+        parts = urlsplit(url)
+        if parts.scheme == "https" and parts.hostname:
+            origin = Origin(parts.hostname, parts.port or 443)
+            if origin not in origins:
+                origins.append(origin)
+    if not origins:
+        if not any(urls):
+            need("web.url")
+        not_applicable("no https URL is configured (web.url, api.url, webhooks.stripe.url)")
+    return origins
+
+
+def _ca_bundle(pytestconfig: pytest.Config, env: EnvironmentModel) -> str | None:
+    """tls.ca_bundle as an absolute path (relative paths are relative to the environment file)."""
+    if not env.tls.ca_bundle:
+        return None
+    bundle = Path(env.tls.ca_bundle)
+    if not bundle.is_absolute():
+        bundle = pytestconfig.stash[ENV].path.parent / bundle
+    if not bundle.is_file():
+        pytest.fail(f"tls.ca_bundle {bundle} does not exist or is not a file", pytrace=False)
+    return str(bundle)
+
+
+def _unverified_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _legacy_context(name: str) -> ssl.SSLContext:
+    """A client context that offers only one legacy version (raises ValueError/SSLError when it cannot)."""
+    context = _unverified_context()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        version = getattr(ssl.TLSVersion, LEGACY[name])
+        context.minimum_version = version
+        context.maximum_version = version
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    return context
+
+
+def _connect(origin: Origin, env: EnvironmentModel) -> socket.socket:
+    sock = socket.create_connection((origin.host, origin.port), timeout=env.timeouts.connect)
+    sock.settimeout(env.timeouts.read)
+    return sock
+
+
+class Handshake(NamedTuple):
+    version: str
+    cipher: str
+    der: bytes | None
+
+
+def _handshake(origin: Origin, context: ssl.SSLContext, env: EnvironmentModel) -> Handshake:
+    """A TLS handshake (with SNI); OSError for the network, ssl.SSLError for TLS."""
+    with (
+        _connect(origin, env) as sock,
+        context.wrap_socket(sock, server_hostname=origin.host if not _is_ip(origin.host) else None) as tls,
+    ):
+        return Handshake(tls.version() or "?", (tls.cipher() or ("?",))[0], tls.getpeercert(binary_form=True))
+
+
+def _unreachable(origin: Origin, exc: OSError) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"{origin}: no TLS answer within the timeout"
+    return f"{origin}: unreachable ({exc.strerror or exc})"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _names(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+    """The DNS names and IP addresses in the subjectAltName."""
+    try:
+        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    except x509.ExtensionNotFound:
+        return [], []
+    dns = [name.lower() for name in san.get_values_for_type(x509.DNSName)]
+    ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    return dns, ips
+
+
+def _dns_match(pattern: str, host: str) -> bool:
+    if pattern.startswith("*."):
+        head, _, rest = host.partition(".")
+        return bool(head) and rest == pattern[2:]
+    return pattern == host
+
+
+def _name_problem(origin: Origin, cert: x509.Certificate) -> str | None:
+    dns, ips = _names(cert)
+    host = origin.host.lower()
+    ok = str(ipaddress.ip_address(host)) in ips if _is_ip(host) else any(_dns_match(pattern, host) for pattern in dns)
+    if ok:
+        return None
+    common = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    named = ", ".join([*dns, *ips]) or f"no subjectAltName (CN={', '.join(map(str, common)) or '-'})"
+    return f"{origin}: the certificate does not match the host name {origin.host}: it names {named}"
+
+
+def _trust_problem(origin: Origin, cafile: str | None, env: EnvironmentModel) -> str | None:
+    """Chain trust (through tls.ca_bundle, else the system store); expiry and names are checked apart."""
+    context = ssl.create_default_context(cafile=cafile)
+    context.check_hostname = False
+    where = f"tls.ca_bundle ({cafile})" if cafile else "the system trust store"
+    try:
+        _handshake(origin, context, env)
+    except ssl.SSLCertVerificationError as exc:
+        if exc.verify_code in (9, 10):  # not yet valid / expired: the dates are reported on their own
+            return None
+        return f"{origin}: the certificate chain is not trusted through {where}: {exc.verify_message}"
+    except ssl.SSLError as exc:
+        return f"{origin}: TLS handshake failed ({exc.reason or exc})"
+    except OSError as exc:
+        return _unreachable(origin, exc)
+    return None
+
+
+def _web_root(need: Need) -> str:
+    return need("web.url").rstrip("/") + "/"
+
+
+def _http_twin(url: str, http_url: str | None, check_id: str) -> str:
+    """The plain-HTTP URL of url: on http_url's origin when given, else on port 80 of the same host."""
+    parts = urlsplit(url)
+    if http_url:
+        base = urlsplit(http_url)
+        if base.scheme != "http" or not base.netloc:
+            pytest.fail(f"inputs.{check_id}.http_url must be an http:// origin, got {http_url!r}", pytrace=False)
+        return urlunsplit(("http", base.netloc, parts.path, parts.query, ""))
+    if parts.port not in (None, 443):
+        not_applicable(
+            f"{url} has an explicit port, so its plain-HTTP port cannot be derived: set inputs.{check_id}.http_url"
+        )
+    host = parts.hostname or ""
+    return urlunsplit(("http", f"[{host}]" if ":" in host else host, parts.path, parts.query, ""))
+
+
+def _hsts(value: str) -> tuple[int | None, bool]:
+    """(max-age, includeSubDomains) of a Strict-Transport-Security value."""
+    max_age: int | None = None
+    subdomains = False
+    for item in value.split(";"):
+        name, _, arg = item.strip().partition("=")
+        name = name.strip().lower()
+        if name == "max-age":
+            try:
+                max_age = int(arg.strip().strip('"'))
+            except ValueError:
+                max_age = None
+        elif name == "includesubdomains":
+            subdomains = True
+    return max_age, subdomains
+
+
+def _api_answer_url(env: EnvironmentModel) -> str | None:
+    """An API answer through the API host: the health URL, else the API's base URL."""
+    api_url = env.lookup("api.url")
+    if not api_url:
+        return None
+    health = env.lookup("api.health") or ""
+    return api_url.rstrip("/") + ("/" + health.lstrip("/") if health else "/")
+
+
+def _strings(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(JSON path, string) for every string in a JSON document."""
+    if isinstance(node, str):
+        yield path or "(body)", node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, f"{path}[{index}]")
+
+
+ABSOLUTE_HTTP = re.compile(r"""http://[^\s"'<>]+""")
+
+
+# --- checks ---------------------------------------------------------------------------------------
+
+
+@check(
+    "TLS-01",
+    severity="high",
+    guide=["V: SSL/HTTPS Issues"],
+    inputs={"http_url": None, "max_hops": 5},
+    references=["Mozilla Observatory: redirection", "Django check --deploy W008 (SECURE_SSL_REDIRECT)"],
+)
+def test_http_redirects_to_https(need: Need, probe: Probe, inputs: dict[str, Any]) -> None:
+    """HTTP redirects to HTTPS.
+
+    Rationale: users type the bare host name and old links say http://. The plain-HTTP listener must
+    answer the first request with a permanent redirect (301 or 308) to https:// on the same host,
+    so that nothing (a session, a form, the SPA) is served in clear text and browsers and search
+    engines learn the https address; a redirect to another host hands the user to whoever holds
+    it. The chain must end in a page: "redirect loops" (V: SSL/HTTPS Issues) come from an https
+    server that redirects again because it does not know the request was already https (a
+    force-https rule that trusts an X-Forwarded-Proto nobody sets). The chain is followed for at
+    most inputs.TLS-01.max_hops hops. The plain-HTTP origin is inputs.TLS-01.http_url, else port
+    80 of web.url's host.
+
+    Fix: nginx `server { listen 80; server_name app.example.com; return 301
+    https://$host$request_uri; }` and nothing else in that block. In the https server, do not
+    redirect on $scheme or X-Forwarded-Proto unless a proxy in front really sets it (Flask:
+    ProxyFix; Django: SECURE_PROXY_SSL_HEADER only behind such a proxy).
+    """
+    https_url = _web_root(need)
+    start = _http_twin(https_url, inputs.get("http_url"), "TLS-01")
+    host = (urlsplit(https_url).hostname or "").lower()
+    first = probe.get(start)
+    location = first.header("location") or ""
+    problems = []
+    if first.status not in REDIRECTS:
+        fail_on([f"{start} answered {first.status} instead of redirecting to https:// (expected 301 or 308)"])
+    target = urljoin(start, location) if location else ""
+    if first.status not in PERMANENT:
+        problems.append(f"{start} redirects with {first.status}; expected a permanent 301 or 308")
+    parts = urlsplit(target)
+    if not location:
+        fail_on([*problems, f"{start} answered {first.status} without a Location header"])
+    if parts.scheme != "https":
+        fail_on([*problems, f"{start} redirects to {target}, not to https:// (expected https://{host}/...)"])
+    if (parts.hostname or "").lower() != host:
+        problems.append(f"{start} redirects to another host: {target} (expected https://{host}/...)")
+    max_hops = int(inputs["max_hops"])
+    chain = [start, target]
+    url = target
+    for _ in range(max_hops - 1):
+        answer = probe.get(url)
+        if answer.status == 200:
+            break
+        if answer.status not in REDIRECTS:
+            problems.append(f"the redirect chain {' -> '.join(chain)} ends in {answer.status}, not 200")
+            break
+        following = urljoin(url, answer.header("location") or "")
+        if following in chain:
+            chain.append(following)
+            problems.append(f"redirect loop: {' -> '.join(chain)} ({url} redirects to a URL already visited)")
+            break
+        chain.append(following)
+        url = following
+    else:
+        problems.append(
+            f"no 200 within {max_hops} hops (inputs.TLS-01.max_hops): {' -> '.join(chain)} (a redirect loop?)"
+        )
+    fail_on(problems)
+
+
+@check(
+    "TLS-02",
+    severity="medium",
+    guide=["V: SSL/HTTPS Issues"],
+    inputs={"min_max_age": 15552000, "include_subdomains": True},
+    references=["Mozilla Observatory: HSTS", "Django check --deploy W004/W005 (SECURE_HSTS_SECONDS)"],
+)
+def test_hsts(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str, Any]) -> None:
+    """HTTPS answers carry HSTS.
+
+    Rationale: a redirect from http:// still lets the first request go out in clear text, where an
+    attacker on the network can answer it instead (SSL stripping) and keep the user on http://.
+    Strict-Transport-Security tells the browser to use https:// only, for max-age seconds; under
+    six months (15552000 s, the Observatory's bar) it lapses between visits. Without
+    includeSubDomains a sibling host (a forgotten http-only subdomain) can still set cookies for
+    the parent domain: that part is hygiene (low), switched off with
+    inputs.TLS-02.include_subdomains = false where a subdomain cannot do HTTPS yet.
+
+    Fix: nginx, in every server and every location with its own add_header: `add_header
+    Strict-Transport-Security "max-age=31536000; includeSubDomains" always;`. Django:
+    SECURE_HSTS_SECONDS = 31536000 and SECURE_HSTS_INCLUDE_SUBDOMAINS = True; Flask: Flask-Talisman.
+    """
+    urls = [url for url in dict.fromkeys([_web_root(need), _api_answer_url(env)]) if url and url.startswith("https://")]
+    if not urls:
+        not_applicable("neither web.url nor api.url is https:// (TLS-01 covers the redirect)")
+    minimum = int(inputs["min_max_age"])
+    problems = []
+    for url in urls:
+        answer = probe.get(url)
+        value = answer.header("strict-transport-security")
+        if not value:
+            problems.append(
+                f"{url} ({answer.status}) has no Strict-Transport-Security header (expected max-age>={minimum})"
+            )
+            continue
+        max_age, subdomains = _hsts(value)
+        if max_age is None:
+            problems.append(f"{url}: Strict-Transport-Security {value!r} has no valid max-age")
+        elif max_age < minimum:
+            problems.append(
+                f"{url}: Strict-Transport-Security max-age={max_age} is under {minimum} s "
+                f"(inputs.TLS-02.min_max_age, about {minimum // 86400} days)"
+            )
+        if inputs["include_subdomains"] and not subdomains:
+            problems.append(f"{url}: Strict-Transport-Security {value!r} lacks includeSubDomains (low)")
+    fail_on(problems)
+
+
+@check(
+    "TLS-03",
+    severity="critical",
+    guide=["V: SSL/HTTPS Issues", "H: Complete System Outage"],
+    inputs={"min_days": 30, "critical_days": 7},
+    references=["testssl.sh", "Mozilla Observatory"],
+)
+def test_certificate_is_valid(
+    need: Need, env: EnvironmentModel, pytestconfig: pytest.Config, inputs: dict[str, Any]
+) -> None:
+    """The certificate is valid.
+
+    Rationale: browsers, mobile apps and Stripe refuse a certificate that has expired, that names
+    another host, or whose chain does not lead to a trusted root (a missing intermediate): for
+    them the site is down. Each https host of web.url, api.url and the webhook URL is checked: the
+    subjectAltName must match the host, the chain must verify (through tls.ca_bundle when the
+    environment sets one, else the system trust store), and the certificate must stay valid for
+    inputs.TLS-03.min_days more days, the usual renewal window. Under inputs.TLS-03.critical_days
+    (or expired) the message says critical: renewal is failing and the outage is days away.
+    tls.verify does not turn this check off.
+
+    Fix: renew and deploy the certificate (certbot renew, then reload nginx; check the renewal
+    timer and its hooks), issue it for every name users reach (`-d app.example.com -d
+    api.example.com`), and serve the full chain (nginx ssl_certificate pointing at fullchain.pem,
+    not cert.pem).
+    """
+    origins = _https_origins(env, need)
+    cafile = _ca_bundle(pytestconfig, env)
+    now = dt.datetime.now(dt.UTC)
+    min_days, critical_days = float(inputs["min_days"]), float(inputs["critical_days"])
+    problems: list[str] = []
+    for origin in origins:
+        try:
+            seen = _handshake(origin, _unverified_context(), env)
+        except ssl.SSLError as exc:
+            problems.append(f"{origin}: TLS handshake failed ({exc.reason or exc})")
+            continue
+        except OSError as exc:
+            problems.append(_unreachable(origin, exc))
+            continue
+        if not seen.der:
+            problems.append(f"{origin}: the server presented no certificate")
+            continue
+        cert = x509.load_der_x509_certificate(seen.der)
+        name = _name_problem(origin, cert)
+        if name:
+            problems.append(name)
+        trust = _trust_problem(origin, cafile, env)
+        if trust:
+            problems.append(trust)
+        not_after = cert.not_valid_after_utc
+        left = (not_after - now).total_seconds() / DAY
+        ends = not_after.strftime("%Y-%m-%d %H:%M UTC")
+        if cert.not_valid_before_utc > now:
+            problems.append(
+                f"{origin}: the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+            )
+        if left < 0:
+            problems.append(f"{origin}: CRITICAL: the certificate expired on {ends} ({-left:.1f} days ago)")
+        elif left < critical_days:
+            problems.append(
+                f"{origin}: CRITICAL: the certificate expires in {left:.1f} days ({ends}), "
+                f"under {critical_days:g} days (inputs.TLS-03.critical_days)"
+            )
+        elif left < min_days:
+            problems.append(
+                f"{origin}: the certificate expires in {left:.1f} days ({ends}), inside the {min_days:g}-day "
+                "renewal window (inputs.TLS-03.min_days): renewal is not happening"
+            )
+    fail_on(problems)
+
+
+def _can_offer(name: str) -> str | None:
+    """None when this runner's OpenSSL writes a ClientHello for the legacy version; else why not."""
+    try:
+        context = _legacy_context(name)
+        client = context.wrap_bio(ssl.MemoryBIO(), outgoing := ssl.MemoryBIO(), server_hostname="preflight.invalid")
+        client.do_handshake()
+    except ssl.SSLWantReadError:
+        hello = outgoing.read()
+        # Record header (5 bytes), handshake header (4 bytes), then client_version.
+        if len(hello) > 10 and hello[0] == 0x16 and hello[9:11] == LEGACY_WIRE[name]:
+            return None
+        return "its ClientHello does not offer it"
+    except (ValueError, ssl.SSLError) as exc:
+        return str(getattr(exc, "reason", None) or exc)
+    return "the handshake ended without a server"
+
+
+def _refusal(exc: BaseException) -> bool:
+    """A handshake failure that means the server would not speak the offered version."""
+    return isinstance(exc, ssl.SSLError | ConnectionResetError | ConnectionAbortedError | EOFError)
+
+
+@check(
+    "TLS-04",
+    severity="medium",
+    guide=["V: SSL/HTTPS Issues"],
+    references=["testssl.sh (protocols)", "RFC 8996 (TLS 1.0 and 1.1 deprecated)", "PCI DSS 4.0"],
+)
+def test_legacy_protocols_are_off(need: Need, env: EnvironmentModel) -> None:
+    """Legacy protocols are off.
+
+    Rationale: TLS 1.0 and 1.1 are deprecated (RFC 8996): they rely on SHA-1 and CBC constructions
+    with known attacks (BEAST, Lucky13), no current browser uses them, and audits (PCI DSS,
+    testssl.sh) flag a server that still accepts them; a server that still offers them invites a
+    downgrade. Each https host must refuse a TLS 1.0 and a TLS 1.1 handshake and accept TLS 1.2 or
+    later. The legacy handshakes are offered with ciphers at OpenSSL security level 0; when this
+    runner's OpenSSL cannot offer a version at all, the server was not observed and the check
+    fails saying so (run it where OpenSSL can, e.g. with testssl.sh).
+
+    Fix: nginx `ssl_protocols TLSv1.2 TLSv1.3;` in the http block and in every server block that
+    sets its own (the last one wins per server); drop `@SECLEVEL=0` from ssl_ciphers. On a load
+    balancer, pick a TLS 1.2+ security policy.
+    """
+    origins = _https_origins(env, need)
+    problems: list[str] = []
+    offered = {name: _can_offer(name) for name in LEGACY}
+    for name, why in offered.items():
+        if why:
+            problems.append(
+                f"this runner's OpenSSL ({ssl.OPENSSL_VERSION}) could not offer {name} ({why}), so whether "
+                f"{', '.join(map(str, origins))} accept(s) it was not observed"
+            )
+    for origin in origins:
+        for name in LEGACY:
+            if offered[name]:
+                continue
+            try:
+                seen = _handshake(origin, _legacy_context(name), env)
+            except TimeoutError as exc:
+                problems.append(_unreachable(origin, exc))
+                break
+            except OSError as exc:
+                if _refusal(exc):
+                    continue
+                problems.append(_unreachable(origin, exc))
+                break
+            problems.append(
+                f"{origin} accepts {name} (negotiated {seen.version}, cipher {seen.cipher}); expected a refusal"
+            )
+        modern = _unverified_context()
+        modern.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            seen = _handshake(origin, modern, env)
+        except ssl.SSLError as exc:
+            problems.append(f"{origin} refuses TLS 1.2 and 1.3 ({exc.reason or exc}); expected TLS 1.2 or later")
+        except OSError as exc:
+            problems.append(_unreachable(origin, exc))
+    fail_on(list(dict.fromkeys(problems)))
+
+
+@check(
+    "TLS-05",
+    severity="high",
+    guide=["V: SSL/HTTPS Issues"],
+    inputs={"paths": []},
+    references=["Django check --deploy (SECURE_PROXY_SSL_HEADER)", "werkzeug ProxyFix"],
+)
+def test_app_knows_it_is_behind_https(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str, Any]) -> None:
+    """The app knows it is behind HTTPS.
+
+    Rationale: behind a proxy that terminates TLS, the application receives plain http and builds
+    its absolute URLs and redirects from what it sees, unless it trusts the proxy's
+    X-Forwarded-Proto. The API then links to http:// addresses (the browser blocks them as mixed
+    content) and redirects to http:// (V: SSL/HTTPS Issues: "Mixed content warnings or redirect
+    loops"). The answers at inputs.TLS-05.paths (under api.url; by default api.cors.path and
+    api.health) must not link to http:// on the site's own hosts, and a redirect among them must
+    point to https://.
+
+    Fix: nginx `proxy_set_header X-Forwarded-Proto $scheme;` (and Host or X-Forwarded-Host) in
+    every location that proxies to the app. Flask: `app.wsgi_app = ProxyFix(app.wsgi_app,
+    x_proto=1, x_host=1)` and PREFERRED_URL_SCHEME = "https"; Django: SECURE_PROXY_SSL_HEADER =
+    ("HTTP_X_FORWARDED_PROTO", "https") and USE_X_FORWARDED_HOST where needed.
+    """
+    api_url = need("api.url").rstrip("/")
+    paths = list(inputs["paths"]) or [p for p in (env.lookup("api.cors.path"), env.lookup("api.health")) if p]
+    if not paths:
+        not_applicable("no API path to look at: set inputs.TLS-05.paths (or api.cors.path / api.health)")
+    hosts = {
+        (urlsplit(url).hostname or "").lower()
+        for url in (env.lookup("web.url"), api_url, env.lookup("webhooks.stripe.url"))
+        if url
+    }
+    problems: list[str] = []
+    for path in dict.fromkeys(paths):
+        url = api_url + "/" + str(path).lstrip("/")
+        answer: Exchange = probe.get(url)
+        if answer.status in REDIRECTS:
+            location = urljoin(url, answer.header("location") or "")
+            if location.startswith("http://"):
+                problems.append(f"GET {url} redirects to {location}; expected https://")
+        found: list[tuple[str, str]] = []
+        if "json" in answer.content_type:
+            try:
+                document = json.loads(answer.text)
+            except ValueError:
+                document = answer.text
+            for where, text in _strings(document):
+                found += [(where, link) for link in ABSOLUTE_HTTP.findall(text)]
+        else:
+            found += [("(body)", link) for link in ABSOLUTE_HTTP.findall(answer.text)]
+        own = [(where, link) for where, link in found if (urlsplit(link).hostname or "").lower() in hosts]
+        for where, link in own[:3]:
+            problems.append(f"GET {url} links to {link} (at {where}); expected https://")
+        if len(own) > 3:
+            problems.append(f"GET {url}: {len(own) - 3} more http:// links to the site's own hosts")
+    fail_on(problems)
