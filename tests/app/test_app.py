@@ -1,0 +1,323 @@
+"""APP: application health, speed, debug mode, exposed files, the clock, and API error pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from fixtures.contract import check, fail_on
+from fixtures.http import Exchange, Probe, http_date
+from fixtures.schema import EnvironmentModel
+
+Need = Callable[[str], Any]
+# A route no API has: APP-03 and APP-06 share its answer.
+UNKNOWN_ROUTE = "/preflight-no-such-route"
+# What debug error pages contain: Werkzeug's debugger, Django's technical 404/500, a Python traceback.
+DEBUG_MARKERS = {
+    "Werkzeug Debugger": "the Werkzeug debugger",
+    "__debugger__": "the Werkzeug debugger",
+    "Traceback (most recent call last)": "a Python traceback",
+    "URLconf defined": "Django's technical 404 page",
+    "DEBUG = True": "Django's debug page",
+}
+# The shapes of exposed files, to say what was found without printing it.
+SHAPES = [
+    (re.compile(r"^\s*[A-Z][A-Z0-9_]*\s*=", re.MULTILINE), "KEY=value lines (an env file)"),
+    (re.compile(r"^\s*\[core\]|repositoryformatversion|^ref: refs/", re.MULTILINE), "git metadata"),
+    (re.compile(r"Active connections:"), "nginx stub_status counters"),
+    (re.compile(r"^# (HELP|TYPE) ", re.MULTILINE), "Prometheus metrics"),
+    (re.compile(r"CREATE TABLE|INSERT INTO|database dump", re.IGNORECASE), "an SQL dump"),
+]
+
+
+def _join(base: str, path: str) -> str:
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _answer(exchange: Exchange) -> str:
+    return f"{exchange.status} {exchange.content_type or '(no content type)'}"
+
+
+def _is_json(exchange: Exchange) -> bool:
+    if not (exchange.content_type == "application/json" or exchange.content_type.endswith("+json")):
+        return False
+    try:
+        json.loads(exchange.text)
+    except ValueError:
+        return False
+    return True
+
+
+def _snippet(exchange: Exchange, limit: int = 120) -> str:
+    text = " ".join(exchange.text.split())
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
+def _shell_body(need: Need, probe: Probe) -> bytes:
+    """The SPA shell: what the try_files fallback answers for any unknown path."""
+    return probe.get(need("web.url").rstrip("/") + "/").body
+
+
+@check(
+    "APP-01",
+    severity="critical",
+    guide=["H: Quick Reference", "H: Application Not Loading", "H: API Endpoint Failures"],
+    inputs={"budget_seconds": 2.0},
+)
+def test_health_endpoints_are_up(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str, Any]) -> None:
+    """Health endpoints are up.
+
+    Rationale: `curl -f https://verihome.com/health` and `curl -f https://api.verihome.com/v1/health`
+    are the guide's first commands when the application is not loading. The web health URL
+    (web.health) and the API health URL (api.health) must answer 200 within
+    inputs.APP-01.budget_seconds, and the API's must be JSON. A 503 from the API's health usually
+    says which dependency is down (the database, Redis).
+
+    Fix: start or roll back what is down (the guide's Application Not Loading steps: containers,
+    recent deployments, the load balancer, DNS); for a 503 from the API, follow its body (e.g.
+    "database": "error": DATABASE_URL, PostgreSQL reachability, the pool).
+    """
+    targets = []
+    web_health, api_health = env.lookup("web.health"), env.lookup("api.health")
+    if web_health:
+        targets.append(("web", _join(need("web.url"), web_health)))
+    if api_health:
+        targets.append(("api", _join(need("api.url"), api_health)))
+    if not targets:
+        need("api.health")
+    budget = float(inputs["budget_seconds"])
+    problems = []
+    for role, url in targets:
+        answer = probe.get(url)
+        if answer.status != 200:
+            body = f": {_snippet(answer)}" if answer.body else ""
+            problems.append(f"{role} health {url} answered {_answer(answer)}{body}; expected 200")
+            continue
+        if answer.elapsed > budget:
+            problems.append(
+                f"{role} health {url} took {answer.elapsed:.2f} s, over the {budget:g} s budget "
+                "(inputs.APP-01.budget_seconds)"
+            )
+        if role == "api" and not _is_json(answer):
+            problems.append(f"api health {url} answered {_answer(answer)}; expected JSON")
+    fail_on(problems)
+
+
+@check(
+    "APP-02",
+    severity="medium",
+    guide=["H: Slow Performance", "H: Performance Complaints", "V: Slow Page Loads"],
+    inputs={"samples": 3, "page_budget_seconds": 5.0, "api_budget_seconds": 2.0, "api_paths": []},
+)
+def test_response_time_budgets(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str, Any]) -> None:
+    """Pages and the API answer within their time budgets.
+
+    Rationale: the guide's budget is pages within 5 s and API calls within 2 s; past that users
+    leave and clients time out. Each page (web.url and web.spa_routes) and API URL (api.health,
+    api.cors.path and inputs.APP-02.api_paths under api.url) is fetched inputs.APP-02.samples
+    times and the median is compared with inputs.APP-02.page_budget_seconds and
+    api_budget_seconds, so that one slow sample does not fail the gate.
+
+    Fix: find where the time goes (the guide's Slow Performance steps: slow queries in
+    pg_stat_statements, N+1 queries, missing indexes, CPU and memory on the hosts) and fix it:
+    eager loading, an index, caching, more workers.
+    """
+    web_url = need("web.url").rstrip("/")
+    pages = [web_url + "/"] + [web_url + route for route in env.lookup("web.spa_routes") or []]
+    apis: list[str] = []
+    api_url = env.lookup("api.url")
+    if api_url:
+        paths = [env.lookup("api.health"), env.lookup("api.cors.path"), *inputs["api_paths"]]
+        apis = list(dict.fromkeys(_join(api_url, p) for p in paths if p))
+    samples = max(1, int(inputs["samples"]))
+    problems = []
+    for kind, urls, budget_key in (("page", pages, "page_budget_seconds"), ("API", apis, "api_budget_seconds")):
+        budget = float(inputs[budget_key])
+        for url in dict.fromkeys(urls):
+            # A distinct header per sample: each sample is its own request, not the cached one.
+            answers = [probe.get(url, headers={"X-Preflight-Sample": str(n)}) for n in range(1, samples + 1)]
+            times = [a.elapsed for a in answers]
+            median = statistics.median(times)
+            if median > budget:
+                shown = ", ".join(f"{t:.2f}" for t in times)
+                problems.append(
+                    f"{kind} {url}: median {median:.2f} s over {samples} samples ({shown} s), over the "
+                    f"{budget:g} s budget (inputs.APP-02.{budget_key}); status {answers[-1].status}"
+                )
+    fail_on(problems)
+
+
+@check(
+    "APP-03",
+    severity="critical",
+    guide=["V: Debug Mode", "V: Application Won't Start"],
+)
+def test_debug_mode_is_off(need: Need, probe: Probe, env: EnvironmentModel) -> None:
+    """Debug mode is off.
+
+    Rationale: `flask run --debug` and FLASK_DEBUG=1 (V: Debug Mode) put the Werkzeug debugger in
+    front of the app: error pages show the source and local variables, and its console runs any
+    Python code on the server (guarded by a PIN that leaks through the same pages). Django's
+    DEBUG = True prints settings and URLconfs on every 404 and 500. The API's answer to an unknown
+    route must show none of these markers, and `/console` (at the API host's root and under
+    api.url) must not serve the debugger; under api.url it must answer 404.
+
+    Fix: never run the development server or debug mode in production: FLASK_DEBUG unset or 0,
+    app.run(debug=False), no DebuggedApplication in the WSGI entry point; Django DEBUG = False.
+    Serve the app with gunicorn.
+    """
+    api_url = need("api.url").rstrip("/")
+    console_under_api = api_url + "/console"
+    urls = list(dict.fromkeys([api_url + UNKNOWN_ROUTE, _origin(api_url) + "/console", console_under_api]))
+    problems = []
+    for url in urls:
+        answer = probe.get(url)
+        found = sorted({meaning for marker, meaning in DEBUG_MARKERS.items() if marker in answer.text})
+        if found:
+            problems.append(f"{url} answered {_answer(answer)} showing {' and '.join(found)}: debug mode is on")
+        elif url == console_under_api and answer.status != 404:
+            problems.append(f"{url} answered {_answer(answer)}; expected 404")
+    fail_on(problems)
+
+
+@check(
+    "APP-04",
+    severity="critical",
+    guide=["H: Security Issues", "H: Data Breach Response"],
+    inputs={
+        "paths": [
+            "/.env",
+            "/.env.production",
+            "/.git/config",
+            "/.git/HEAD",
+            "/nginx_status",
+            "/server-status",
+            "/metrics",
+            "/index.html.bak",
+            "/index.html~",
+            "/backup.sql",
+            "/dump.sql",
+            "/db.sqlite3",
+        ]
+    },
+    references=["nuclei exposures templates"],
+)
+def test_nothing_sensitive_is_exposed(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str, Any]) -> None:
+    """Nothing sensitive is exposed.
+
+    Rationale: a deploy that copies a working tree into the web root publishes `.env` (the secret
+    key, database and Stripe credentials), `.git/` (the whole source history) and editor or
+    database backups; a status page left public (`/nginx_status`, `/metrics`) maps the
+    infrastructure for an attacker. Each of inputs.APP-04.paths, at the root of the web and API
+    hosts, must not answer 200 with content; the SPA shell (the try_files fallback) does not
+    count. What was found is described by its shape; its content is never printed.
+
+    Fix: deploy build output only (never the repository), delete the files found, and deny them in
+    nginx: `location ~ /\\.(?!well-known/) { deny all; }`, `location ~ \\.(bak|sql|sqlite3|swp)$|~$ {
+    deny all; }`; restrict stub_status and /metrics to the monitoring network (`allow 10.0.0.0/8;
+    deny all;`). Rotate every secret that was in an exposed .env.
+    """
+    web_url = need("web.url")
+    shell = _shell_body(need, probe)
+    origins = list(dict.fromkeys(_origin(u) for u in (web_url, env.lookup("api.url")) if u))
+    problems = []
+    for origin in origins:
+        for path in inputs["paths"]:
+            url = _join(origin, path)
+            answer = probe.get(url)
+            if answer.status != 200 or not answer.body.strip() or answer.body == shell:
+                continue
+            shapes = [meaning for pattern, meaning in SHAPES if pattern.search(answer.text)]
+            what = f": {', '.join(shapes)}" if shapes else ""
+            problems.append(f"{url} is served ({answer.status}, {len(answer.body)} bytes, {answer.content_type}){what}")
+    fail_on(problems)
+
+
+@check(
+    "APP-05",
+    severity="high",
+    guide=["V: MFA Not Working", "H: JWT Token Issues"],
+    inputs={"max_skew_seconds": 30},
+)
+def test_clocks_agree(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str, Any]) -> None:
+    """The servers' clocks agree with UTC.
+
+    Rationale: TOTP codes are valid for 30 s windows and JWTs carry iat/exp: a server whose clock
+    is off rejects valid MFA codes ("Server time must be accurate (within 30 seconds)", V: MFA Not
+    Working) and issues tokens that are already expired or not yet valid. The Date header of the
+    web and API answers must be within inputs.APP-05.max_skew_seconds of this runner's clock
+    (which is assumed to be synchronized), allowing for the time the request took.
+
+    Fix: synchronize the hosts' clocks: `timedatectl set-ntp true` (systemd-timesyncd) or chrony,
+    check `timedatectl status` says "System clock synchronized: yes"; in containers the host's
+    clock is the one to fix.
+    """
+    urls = [need("web.url").rstrip("/") + "/"]
+    api_url = env.lookup("api.url")
+    if api_url:
+        urls.append(_join(api_url, env.lookup("api.health") or "/"))
+    allowed = float(inputs["max_skew_seconds"])
+    problems = []
+    for url in dict.fromkeys(urls):
+        before = time.time()
+        # A fresh request (not a cached answer from earlier in the run) that asks for no cache.
+        answer = probe.get(url, headers={"Cache-Control": "no-cache"})
+        after = time.time()
+        date = http_date(answer.header("date"))
+        if date is None:
+            problems.append(f"{url} answered without a valid Date header ({answer.header('date')!r})")
+            continue
+        middle = dt.datetime.fromtimestamp((before + after) / 2, dt.UTC)
+        skew = (date - middle).total_seconds()
+        # Date has a one-second resolution and was taken some time during the exchange.
+        slack = 1.0 + (after - before) / 2
+        if abs(skew) > allowed + slack:
+            side = "behind" if skew < 0 else "ahead of"
+            problems.append(
+                f"{url}: Date {answer.header('date')} is {abs(skew):.0f} s {side} this runner's UTC clock "
+                f"({middle:%H:%M:%S}); expected within {allowed:g} s (inputs.APP-05.max_skew_seconds)"
+            )
+    fail_on(problems)
+
+
+@check(
+    "APP-06",
+    severity="medium",
+    guide=["H: API Endpoint Failures"],
+)
+def test_api_errors_are_json(need: Need, probe: Probe) -> None:
+    """API errors are JSON.
+
+    Rationale: the SPA and API clients parse every answer as JSON; an HTML error page (the
+    framework's default 404, or the SPA shell from an nginx fallback) makes them fail with a
+    parse error instead of showing the error, and default error pages leak the framework. An
+    unknown route under api.url must answer 404 with a JSON body.
+
+    Fix: register JSON error handlers: Flask `@app.errorhandler(HTTPException)` returning
+    jsonify(...); Django REST framework's exception handler and handler404/handler500 views that
+    return JsonResponse; in nginx, no try_files fallback in the API's location.
+    """
+    url = need("api.url").rstrip("/") + UNKNOWN_ROUTE
+    answer = probe.get(url)
+    problems = []
+    if answer.status != 404:
+        problems.append(f"{url} answered {_answer(answer)}; expected 404 for an unknown API route")
+    if not _is_json(answer):
+        kind = "an HTML page" if answer.content_type == "text/html" else "not JSON"
+        problems.append(f"{url} answered {_answer(answer)}: {kind}; expected a JSON error body")
+    if not problems:
+        return
+    if answer.status == 200 and answer.body == _shell_body(need, probe):
+        problems.append("it is the SPA shell: the web server's fallback swallows the API (see SPA-07)")
+    fail_on(problems)
