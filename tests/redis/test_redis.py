@@ -55,7 +55,8 @@ def test_redis_answers_ping(need, rds) -> None:
 
     Fix: start Redis (systemctl status redis, docker-compose restart redis), and check that the
     declared URL's host, port, password and TLS setting (rediss://) match the server, and that the
-    firewall or security group lets the application hosts reach it.
+    firewall or security group lets the application hosts reach it. A PING answered with MISCONF
+    means Redis cannot save its snapshot (see RDS-05).
     """
     need("redis")
 
@@ -220,7 +221,8 @@ def test_queue_backlogs_are_bounded(need, rds, env) -> None:
             length, refused = instance.try_call("LLEN", queue)
             if refused is not None:
                 kind = instance.call("TYPE", queue)
-                problems.append(f"{instance.where}: queue {queue} is a {kind}, not a list ({refused})")
+                what = f"is a {kind}, not a list" if kind != "list" else "could not be measured"
+                problems.append(f"{instance.where}: queue {queue} {what}: LLEN answered {refused}")
             elif int(length) > limit:
                 problems.append(
                     f"{instance.where}: queue {queue} holds {length} items (LLEN); its threshold is {limit}"
