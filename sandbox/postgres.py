@@ -1,13 +1,20 @@
-"""A private PostgreSQL 15 cluster: initdb into a temp dir, role `app`, database `app`, smoke user."""
+"""A private PostgreSQL cluster: initdb into a temp dir, role `app`, database `app` built by the
+Alembic migrations in sandbox/migrations, seed rows (the smoke user among them), pg_stat_statements.
+
+Twins about data get a database of their own, cloned from `app` (clone_for) and changed by the
+twin's SQL (prepare); twins about server settings get a cluster of their own."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -33,6 +40,8 @@ BASE_SETTINGS: dict[str, str] = {
     "max_connections": "200",
     "shared_buffers": "'32MB'",
     "log_line_prefix": "'%m [%p] %q%u@%d '",
+    # The VeriHome guide's slow-query diagnosis reads pg_stat_statements (DB-05, DB-06).
+    "shared_preload_libraries": "'pg_stat_statements'",
 }
 
 HBA = """\
@@ -41,13 +50,65 @@ local all all trust
 host  all all 127.0.0.1/32 scram-sha-256
 """
 
-SCHEMA = """\
-CREATE TABLE users (
-    id serial PRIMARY KEY,
-    email text NOT NULL UNIQUE,
-    password_hash text NOT NULL
-)
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Alembic's `context` is module state: one migration run at a time in this process.
+_ALEMBIC = threading.Lock()
+
+# Rows for the guide's tables, after the smoke user (id 1). Enough login_attempts to be a
+# "large table" for DB-10; two of ten sessions have expired (DB-13 allows some).
+SEED = """\
+INSERT INTO users (email, password_hash, role) VALUES
+    ('owner@preflight.test', '!', 'user'), ('tenant@preflight.test', '!', 'user'),
+    ('admin@preflight.test', '!', 'admin'), ('former@preflight.test', '!', 'user');
+INSERT INTO properties (id, owner_id, title, description, city, status, price_per_month) VALUES
+    (42, 2, 'Sunny two-bedroom flat', 'Balcony, river view', 'Lisbon', 'available', 1450),
+    (43, 2, 'Loft near the river', 'Open plan, bright', 'Porto', 'available', 1180),
+    (44, 2, 'Family house with garden', 'Three bedrooms', 'Braga', 'rented', 1720);
+SELECT setval(pg_get_serial_sequence('properties', 'id'), 44);
+INSERT INTO payments (user_id, property_id, amount_cents, status, due_date, stripe_payment_intent) VALUES
+    (3, 44, 172000, 'paid', current_date - 30, 'pi_preflight_1'),
+    (3, 44, 172000, 'pending', current_date + 1, 'pi_preflight_2');
+INSERT INTO messages (conversation_id, sender_id, body) VALUES
+    (1, 3, 'Is the flat still available?'), (1, 2, 'Yes, visits on Saturday.'),
+    (2, 5, 'Please close my account.'), (2, 4, 'Done.');
+INSERT INTO user_sessions (user_id, session_key, expires_at)
+    SELECT 1 + g % 3, md5('session-' || g), now() + (g - 3) * interval '1 day' FROM generate_series(1, 10) g;
+INSERT INTO login_attempts (user_id, email, ip, succeeded, attempted_at)
+    SELECT CASE WHEN g % 10 = 0 THEN NULL ELSE 1 + g % 4 END, 'user' || g % 4 || '@preflight.test',
+           '198.51.100.' || g % 250, g % 7 <> 0, now() - g * interval '1 minute'
+    FROM generate_series(1, 12000) g;
 """
+
+
+def alembic_config(connection: Any = None) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(creator: Any, revision: str = "head", *, down: bool = False) -> None:
+    """Run the sandbox's Alembic migrations (upgrade, or downgrade to `revision`) on a database."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    engine = sa.create_engine("postgresql+psycopg://", creator=creator, poolclass=sa.pool.NullPool)
+    try:
+        with _ALEMBIC, engine.connect() as connection:
+            config = alembic_config(connection)
+            if down:
+                command.downgrade(config, revision)
+            else:
+                command.upgrade(config, revision)
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
+def database_name(twin: str) -> str:
+    return "twin_" + re.sub(r"[^a-z0-9]+", "_", twin.lower()).strip("_")
 
 
 def pg_bin(tool: str) -> str:
@@ -75,6 +136,7 @@ class Cluster:
         password: str,
         settings: dict[str, str],
         smoke_user: tuple[str, str],
+        next_xid: int = 0,
     ) -> None:
         self.name = name
         self.supervisor = supervisor
@@ -89,10 +151,15 @@ class Cluster:
         self.max_connections = 0
         self.process: Process | None = None
         self._held: list[psycopg.Connection] = []
+        self.next_xid = next_xid
+        self._clone_lock = threading.Lock()
 
     @property
     def database_url(self) -> str:
-        return f"postgresql://{APP_ROLE}:{self.password}@{HOST}:{self.port}/{APP_DATABASE}"
+        return self.url(APP_DATABASE)
+
+    def url(self, database: str) -> str:
+        return f"postgresql://{APP_ROLE}:{self.password}@{HOST}:{self.port}/{database}"
 
     def _env(self) -> dict[str, str]:
         return {
@@ -124,6 +191,21 @@ class Cluster:
         if initdb.returncode() != 0:
             raise initdb.fail(f"failed with status {initdb.returncode()}")
 
+    def _reset_xid(self, deadline: float) -> None:
+        """Move the stopped cluster's next transaction id forward with pg_resetwal -x, creating
+        the pg_xact segment that holds it, as the pg_resetwal documentation describes."""
+        segment = self.data / "pg_xact" / f"{self.next_xid // 1048576:04X}"
+        segment.write_bytes(bytes(32 * 8192))  # 32 pages of 8 kB: 1048576 transactions
+        if is_root():
+            os.chown(segment, *unprivileged_ids())
+        argv = as_unprivileged([pg_bin("pg_resetwal"), "-x", str(self.next_xid), "-D", str(self.data)])
+        reset = self.supervisor.spawn(f"pg_resetwal for postgres '{self.name}'", argv, self.log, env=self._env())
+        if not reset.wait(deadline - time.monotonic()):
+            reset.kill_group()
+            raise reset.fail("did not finish in time")
+        if reset.returncode() != 0:
+            raise reset.fail(f"failed with status {reset.returncode()}")
+
     def _configure(self) -> None:
         lines = [f"{key} = {value}" for key, value in self.settings.items()]
         lines.append(f"unix_socket_directories = '{self.sockets}'")
@@ -150,6 +232,8 @@ class Cluster:
     def start(self, deadline: float) -> None:
         self._prepare_dirs()
         self._initdb(deadline)
+        if self.next_xid:
+            self._reset_xid(deadline)
         self._configure()
 
         def launch() -> Process:
@@ -175,9 +259,56 @@ class Cluster:
                 sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(APP_DATABASE), sql.Identifier(APP_ROLE))
             )
             self.max_connections = int(conn.execute("SHOW max_connections").fetchone()[0])
-        with self._local(dbname=APP_DATABASE, user=APP_ROLE) as conn:
-            conn.execute(SCHEMA)
+        with self._local(dbname=APP_DATABASE) as conn:
+            conn.execute("CREATE EXTENSION pg_stat_statements")
+        migrate(lambda: self._connect(APP_DATABASE, APP_ROLE))
+        with self._connect(APP_DATABASE, APP_ROLE) as conn:
             conn.execute("INSERT INTO users (email, password_hash) VALUES (%s, %s)", (email, password_hash))
+            conn.execute(SEED)
+            conn.commit()
+            conn.autocommit = True
+            conn.execute("ANALYZE")
+
+    def admin(self, dbname: str = APP_DATABASE) -> psycopg.Connection:
+        """A superuser connection (autocommit) over the private socket: for self-tests, never the suite."""
+        return self._local(dbname=dbname)
+
+    def _connect(self, dbname: str, user: str = "postgres") -> psycopg.Connection:
+        """Like _local, but in transactions (for SQLAlchemy and bulk rows)."""
+        return psycopg.connect(host=str(self.sockets), port=self.port, user=user, dbname=dbname, connect_timeout=5)
+
+    def clone_for(self, twin: str) -> str:
+        """A database of the twin's own, copied from the migrated and seeded `app`; its name."""
+        name = database_name(twin)
+        with self._clone_lock, self._local() as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
+                    sql.Identifier(name), sql.Identifier(APP_DATABASE), sql.Identifier(APP_ROLE)
+                )
+            )
+        with self._local(dbname=name) as conn:
+            conn.execute("ANALYZE")  # statistics are per database: the copy starts without them
+        return name
+
+    def prepare(self, database: str, twin: Any) -> None:
+        """Apply a twin's database changes: an Alembic downgrade, its SQL (as the superuser;
+        {database} names its database), the statements that must fail, and a held transaction."""
+        if twin.alembic_revision:
+            migrate(lambda: self._connect(database, APP_ROLE), twin.alembic_revision, down=True)
+        ident = f'"{database}"'  # database_name() or APP_DATABASE: no quoting needed beyond this
+        with self._local(dbname=database) as conn:
+            for statement in twin.sql:
+                conn.execute(statement.replace("{database}", ident))
+            for statement in twin.sql_failing:
+                try:
+                    conn.execute(statement.replace("{database}", ident))
+                except psycopg.Error:
+                    continue
+                raise SandboxError(f"twin {twin.name!r}: {statement!r} was expected to fail but succeeded")
+        if twin.hold_transaction:
+            held = psycopg.connect(self.url(database), connect_timeout=5, application_name="preflight-sandbox-hold")
+            held.execute(twin.hold_transaction)  # psycopg opens a transaction; it stays open, idle
+            self._held.append(held)
 
     def hold_connections(self, count: int) -> None:
         """Open and keep idle application connections, like other clients of a busy server."""

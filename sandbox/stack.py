@@ -27,7 +27,7 @@ from sandbox import spa
 from sandbox.appserver import AppServer, python_env
 from sandbox.launcher import Launcher
 from sandbox.nginx import Nginx, knobs_for, nginx_binary
-from sandbox.postgres import Cluster
+from sandbox.postgres import APP_DATABASE, Cluster
 from sandbox.proc import Process, SandboxError, Supervisor, is_root
 from sandbox.redis_server import CACHE_SEED, CACHE_SETTINGS, QUEUE_SEED, RedisServer
 from sandbox.settings import DEFAULT_SETTINGS, merge
@@ -38,6 +38,8 @@ __all__ = ["Sandbox", "SandboxError", "start", "DEFAULT_TIMEOUT", "VARIABLES"]
 
 DEFAULT_TIMEOUT = 30.0
 GOOD = "good"
+# The cluster shared by the twins that change only data (a database each).
+DATA = "data-twins"
 LOGIN_EMAIL = "smoke@preflight.test"
 VARIABLES = (
     "SANDBOX_HTTPS_PORT",
@@ -66,6 +68,7 @@ class _RunningTwin:
     nginx: Nginx
     processes: tuple[Process, ...] = ()
     secret_key: str = ""
+    database: str = APP_DATABASE
 
 
 class Sandbox:
@@ -109,7 +112,7 @@ class Sandbox:
             "SANDBOX_HTTPS_PORT": str(running.nginx.https_port),
             "SANDBOX_HTTP_PORT": str(running.nginx.http_port),
             "SANDBOX_CA_BUNDLE": str(self._certs.ca_bundle),
-            "SANDBOX_DATABASE_URL": running.cluster.database_url,
+            "SANDBOX_DATABASE_URL": running.cluster.url(running.database),
             "SANDBOX_PG_MAX_CONNECTIONS": str(running.cluster.max_connections),
             "SANDBOX_REDIS_URL": self._redis_for(twin).url,
             "SANDBOX_REDIS_CACHE_URL": self._redis_cache.url,
@@ -136,6 +139,12 @@ class Sandbox:
             "redis": self._redis_for(twin).log,
             "redis_cache": self._redis_cache.log,
         }
+
+    def superuser(self, twin: str = GOOD) -> Any:
+        """A superuser psycopg connection (autocommit) to the twin's database, for self-tests that
+        look behind the suite (pg_stat_statements_reset, table checksums). The suite never uses it."""
+        running = self._running(twin)
+        return running.cluster.admin(running.database)
 
     def pids(self) -> list[int]:
         return self._supervisor.pids()
@@ -252,7 +261,10 @@ class Sandbox:
         if is_root():
             self._pg_home.chmod(0o711)
         smoke_user = (self.login_email, generate_password_hash(self.login_password))
-        for key, settings in [(GOOD, {})] + [(t.name, t.postgres) for t in twins if t.postgres]:
+        clusters = [(GOOD, {}, 0)] + [(t.name, t.postgres, t.next_xid) for t in twins if t.postgres]
+        if any(t.database and not t.postgres for t in twins):
+            clusters.append((DATA, {}, 0))
+        for key, settings, next_xid in clusters:
             self._clusters[key] = Cluster(
                 key,
                 self._supervisor,
@@ -261,6 +273,7 @@ class Sandbox:
                 password=secrets.token_urlsafe(18),
                 settings=settings,
                 smoke_user=smoke_user,
+                next_xid=next_xid,
             )
         holds = {t.name: t.hold_connections for t in twins if t.hold_connections}
         for key, settings, setup in [(GOOD, {}, QUEUE_SEED)] + [
@@ -281,7 +294,7 @@ class Sandbox:
         }
         futures += clusters.values()
         for twin in twins:
-            key = twin.name if twin.postgres else GOOD
+            key = twin.name if twin.postgres else DATA if twin.database else GOOD
             knobs = knobs_for(twin.nginx)
             root = roots["leftovers" if knobs["leftovers"] else knobs["build"]]
             futures.append(
@@ -330,17 +343,26 @@ class Sandbox:
         )
         _result(cluster_ready, deadline, f"postgres '{cluster.name}' (log: {cluster.log})")
         secret_key = secrets.token_urlsafe(32)
+        database = APP_DATABASE
+        if twin.database:
+            try:
+                database = cluster.clone_for(twin.name) if cluster.name == DATA else APP_DATABASE
+                cluster.prepare(database, twin)
+            except Exception as exc:
+                raise SandboxError(
+                    f"twin '{twin.name}': preparing its database failed: {exc} (log: {cluster.log})"
+                ) from exc
         app = AppServer(
             twin.name,
             directory / "app",
             {
                 **twin.app,
                 "secret_key": secret_key,
-                "database_url": cluster.database_url,
+                "database_url": cluster.url(database),
                 "webhook_secret": webhook_secret,
             },
         )
-        running = _RunningTwin(twin, cluster, app, nginx, secret_key=secret_key)
+        running = _RunningTwin(twin, cluster, app, nginx, secret_key=secret_key, database=database)
         self._twins[twin.name] = running
         app_proc = app.start(self._supervisor, deadline, launcher)
         self._mark(f"gunicorn {twin.name}")
@@ -450,6 +472,8 @@ def start(
         twin = TWINS[name]
         if twin.hold_connections and not twin.postgres:
             raise SandboxError(f"twin {name!r} holds connections but has no cluster of its own")
+        if twin.next_xid and not twin.postgres:
+            raise SandboxError(f"twin {name!r} resets the transaction id but has no cluster of its own")
 
     owns = workdir is None
     path = Path(tempfile.mkdtemp(prefix="preflight-sandbox-")) if workdir is None else Path(workdir).resolve()

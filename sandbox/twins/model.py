@@ -24,3 +24,15 @@ class Twin:
     # (redis_server.SETUP_STEPS); either gives the twin its own queue/session instance.
     redis: dict[str, str] = field(default_factory=dict)
     redis_setup: dict[str, Any] = field(default_factory=dict)
+    # Database twins. Without `postgres` settings they share one extra cluster, each in a
+    # database of its own cloned from the migrated, seeded `app` (sandbox.postgres.Cluster.prepare).
+    sql: tuple[str, ...] = ()  # run as the superuser in the twin's database at start; {database} names it
+    sql_failing: tuple[str, ...] = ()  # then these, which must fail (e.g. CREATE INDEX CONCURRENTLY)
+    alembic_revision: str = ""  # downgrade the twin's database to this Alembic revision
+    hold_transaction: str = ""  # run in a transaction that stays open, idle, for the whole run
+    next_xid: int = 0  # pg_resetwal -x on the stopped cluster before its first start (needs `postgres`)
+
+    @property
+    def database(self) -> bool:
+        """Whether the twin changes its database (rather than only server settings)."""
+        return bool(self.sql or self.sql_failing or self.alembic_revision or self.hold_transaction)
