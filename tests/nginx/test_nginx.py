@@ -47,18 +47,26 @@ def _errors(output: str) -> str:
     return "; ".join(important[:3]) or "(no output)"
 
 
-def _config(host: Host, env: EnvironmentModel) -> Directive:
+@pytest.fixture(scope="session")
+def nginx_dumps() -> dict[tuple[str, str], tuple[int, str, str]]:
+    """`nginx -T` output per (host, command): NGX-02..04 read the config once per host."""
+    return {}
+
+
+def _config(host: Host, env: EnvironmentModel, dumps: dict[tuple[str, str], tuple[int, str, str]]) -> Directive:
     """The configuration nginx would load from nginx.conf (`nginx -T`), parsed; fails when unreadable."""
     nginx = _nginx(env)
     command = [*shlex.split(nginx.binary), "-T", "-c", nginx.conf]
-    result = run(host, command)
-    where = f"host {host_name(host)}: `{shlex.join(command)}`"
-    if result.rc != 0:
-        _fail(
-            f"{where} failed (exit {result.rc}): {_errors(result.stderr or result.stdout)}; the config cannot be read"
-        )
+    key = (host_name(host), shlex.join(command))
+    if key not in dumps:
+        result = run(host, command)
+        dumps[key] = (result.rc, result.stdout, result.stderr)
+    rc, stdout, stderr = dumps[key]
+    where = f"host {key[0]}: `{key[1]}`"
+    if rc != 0:
+        _fail(f"{where} failed (exit {rc}): {_errors(stderr or stdout)}; the config cannot be read")
     try:
-        return parse_dump(result.stdout, nginx.conf)
+        return parse_dump(stdout, nginx.conf)
     except ConfigError as exc:
         _fail(f"{where}: the dumped config could not be parsed: {exc}")
     raise AssertionError("unreachable")
@@ -111,7 +119,9 @@ def test_config_is_valid(host: Host, env: EnvironmentModel) -> None:
     inputs={"shell": "/index.html"},
     references=["crossplane"],
 )
-def test_spa_fallback_is_configured(host: Host, env: EnvironmentModel, need: Need, inputs: dict[str, Any]) -> None:
+def test_spa_fallback_is_configured(
+    host: Host, env: EnvironmentModel, need: Need, inputs: dict[str, Any], nginx_dumps: Any
+) -> None:
     """The SPA fallback is in the config, and asset locations have none.
 
     Rationale: a single-page app's deep links only exist in the browser; nginx must answer them
@@ -126,7 +136,7 @@ def test_spa_fallback_is_configured(host: Host, env: EnvironmentModel, need: Nee
     """
     need("web.url")
     shell: str = inputs["shell"]
-    root = _config(host, env)
+    root = _config(host, env, nginx_dumps)
     problems = []
     spa_servers = []
     for server in _serving(root):
@@ -183,7 +193,7 @@ def _uris(need: Need, env: EnvironmentModel) -> tuple[list[str], list[str]]:
     guide=["H: DDoS Attacks", "H: API Rate Limiting"],
     references=["nginx limit_req_zone, limit_req", "crossplane"],
 )
-def test_rate_limit_zones_are_applied(host: Host, env: EnvironmentModel, need: Need) -> None:
+def test_rate_limit_zones_are_applied(host: Host, env: EnvironmentModel, need: Need, nginx_dumps: Any) -> None:
     """Rate-limit zones are defined and applied to the API and login locations.
 
     Rationale: `limit_req_zone` only reserves memory; nothing is limited until a `limit_req`
@@ -200,7 +210,7 @@ def test_rate_limit_zones_are_applied(host: Host, env: EnvironmentModel, need: N
     api_uris, login_uris = _uris(need, env)
     if not api_uris:
         need("api.health")
-    root = _config(host, env)
+    root = _config(host, env, nginx_dumps)
     http = http_block(root)
     zones = {
         arg.split("=", 1)[1].split(":")[0]
@@ -282,7 +292,7 @@ def _locations(block: Directive) -> list[Directive]:
     },
     references=["h5bp server-configs-nginx", "nginx add_header inheritance", "crossplane"],
 )
-def test_config_is_hardened(host: Host, env: EnvironmentModel, inputs: dict[str, Any]) -> None:
+def test_config_is_hardened(host: Host, env: EnvironmentModel, inputs: dict[str, Any], nginx_dumps: Any) -> None:
     """nginx is hardened: no version banner, gzip on, no dropped security headers, no alias traversal.
 
     Rationale: four configuration mistakes that no request to the home page shows. `server_tokens`
@@ -298,7 +308,7 @@ def test_config_is_hardened(host: Host, env: EnvironmentModel, inputs: dict[str,
     include file makes it one line); give the location and its alias the same trailing slash
     (`location /files/ { alias /srv/files/; }`).
     """
-    root = _config(host, env)
+    root = _config(host, env, nginx_dumps)
     http = http_block(root)
     problems: list[str] = []
     for server in _serving(root):
