@@ -48,6 +48,7 @@ TWINS = [
         guide=f"{H}: Security Issues",
         breaks={
             "HDR-05": r"the Server header names a version \('nginx/[\d.]+'\).*error page names a version",
+            "NGX-04": r"server_tokens is on \(\S+\); expected off",
         },
         nginx={"server_tokens": True},
     ),
