@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sandbox.nginx import CSP
 from sandbox.twins.model import H, Twin
 
 TWINS = [
@@ -36,5 +37,16 @@ TWINS = [
             "UI-01": r"GET https://api-v1\.preflight\.test/api/v1/properties failed: net::ERR_NAME_NOT_RESOLVED",
         },
         nginx={"spa_api_url": "https://api-v1.preflight.test/api"},
+    ),
+    Twin(
+        name="ui-csp-blocks-api",
+        description="The Content-Security-Policy's connect-src is 'self' alone: the browser refuses the "
+        "SPA's calls to the API origin before they leave the page (the server never sees them).",
+        guide=f"{H}: Runtime JavaScript Errors",
+        breaks={
+            "UI-01": r"console error: Connecting to 'https://api\.preflight\.test:\d+/api/v1/properties' "
+            r"violates the following Content Security Policy directive: \"connect-src 'self'\"",
+        },
+        nginx={"csp": CSP.replace("connect-src 'self' https://*.preflight.test:*", "connect-src 'self'")},
     ),
 ]
