@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import grp
 import os
 import pwd
@@ -23,7 +24,7 @@ CSP = (
     "frame-ancestors 'none'"
 )
 # Debian's libfaketime (package faketime), for the twin whose clock is off.
-LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+LIBFAKETIME_GLOB = "/usr/lib/*/faketime/libfaketime.so.1"
 
 DEFAULT_KNOBS: dict[str, Any] = {
     "build": "prod",  # "dev": the development build, source map included; "broken": throws at start-up
@@ -153,14 +154,15 @@ class Nginx:
         (self.directory / "security-headers.conf").write_text(headers)
         env = None
         if self.knobs["clock_offset"]:
-            if not LIBFAKETIME.exists():
+            found = sorted(glob.glob(LIBFAKETIME_GLOB))
+            if not found:
                 raise SandboxError(
-                    f"twin '{self.twin}' runs nginx with a skewed clock and needs {LIBFAKETIME} "
+                    f"twin '{self.twin}' runs nginx with a skewed clock and needs {LIBFAKETIME_GLOB} "
                     "(apt-get install faketime)"
                 )
             env = {
                 **os.environ,
-                "LD_PRELOAD": str(LIBFAKETIME),
+                "LD_PRELOAD": found[0],
                 "FAKETIME": str(self.knobs["clock_offset"]),
                 "DONT_FAKE_MONOTONIC": "1",
             }

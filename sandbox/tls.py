@@ -14,11 +14,14 @@ LEAF_LIFETIME = datetime.timedelta(days=90)
 
 # Other leaves of the same CA that twins present instead of the good one (nginx knob `certificate`):
 # name -> (identities, not_before and not_after relative to now).
+# The good leaf's names. The browser check (UI-01) loads the SPA from the app origin and calls the API
+# cross-origin.
+NAMES = ("localhost", "127.0.0.1", "app.preflight.test", "api.preflight.test")
 VARIANTS: dict[str, tuple[tuple[str, ...], datetime.timedelta, datetime.timedelta]] = {
     # The renewal job stopped: the certificate ran out two days ago.
-    "expired": (("localhost", "127.0.0.1"), datetime.timedelta(days=-92), datetime.timedelta(days=-2)),
+    "expired": (NAMES, datetime.timedelta(days=-92), datetime.timedelta(days=-2)),
     # Renewal is failing and three days are left.
-    "expiring": (("localhost", "127.0.0.1"), datetime.timedelta(days=-87), datetime.timedelta(days=3)),
+    "expiring": (NAMES, datetime.timedelta(days=-87), datetime.timedelta(days=3)),
     # The certificate of another site was deployed on this one.
     "other-name": (("www.other.test",), datetime.timedelta(hours=-1), LEAF_LIFETIME),
 }
@@ -46,11 +49,7 @@ def make_certificates(directory: Path, variants: Iterable[str] = ()) -> Certific
     ca = trustme.CA(organization_name="preflight sandbox")
     now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     leaf = ca.issue_cert(
-        "localhost",
-        "127.0.0.1",
-        # The browser check (UI-01) loads the SPA from the app origin and calls the API cross-origin.
-        "app.preflight.test",
-        "api.preflight.test",
+        *NAMES,
         common_name="localhost",
         not_before=now - datetime.timedelta(hours=1),
         not_after=now + LEAF_LIFETIME,
