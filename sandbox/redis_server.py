@@ -6,7 +6,9 @@ import os
 import secrets
 import shutil
 import socket
+import ssl
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ from sandbox.proc import (
     is_root,
     unprivileged_ids,
 )
+
+TLS_HOST = "localhost"  # a name on the sandbox's server certificate
 
 # The good stack's queue and session store: it must not evict keys, has a limit that gives
 # checks a ratio, and persists (AOF, plus an hourly snapshot).
@@ -59,9 +63,26 @@ def _quote(value: str) -> str:
     return value or '""'
 
 
-def _pong(port: int) -> bool:
+@dataclass(frozen=True)
+class RedisTls:
+    """Serve TLS only (no plain port), with the sandbox's server certificate for localhost."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+    def wrap(self, sock: socket.socket) -> socket.socket:
+        return ssl.create_default_context(cafile=str(self.ca)).wrap_socket(sock, server_hostname=TLS_HOST)
+
+
+def _connect(port: int, tls: RedisTls | None) -> socket.socket:
+    sock = socket.create_connection((HOST, port), timeout=5)
+    return tls.wrap(sock) if tls else sock
+
+
+def _pong(port: int, tls: RedisTls | None) -> bool:
     # Without AUTH, a server that asks for a password answers NOAUTH: it is up and it is ours.
-    with socket.create_connection((HOST, port), timeout=1) as sock:
+    with _connect(port, tls) as sock:
         sock.sendall(b"PING\r\n")
         return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
 
@@ -84,6 +105,7 @@ class RedisServer:
         self.name = name
         self.port = 0
         self.held: list[socket.socket] = []
+        self.tls: RedisTls | None = None
         # Like a production Redis, it asks for a password (the suite sends AUTH, and redacts it).
         self.password = secrets.token_urlsafe(18)
         unknown = set(self.setup) - set(SETUP_STEPS)
@@ -92,6 +114,8 @@ class RedisServer:
 
     @property
     def url(self) -> str:
+        if self.tls:
+            return f"rediss://:{self.password}@{TLS_HOST}:{self.port}/0"
         return f"redis://:{self.password}@{HOST}:{self.port}/0"
 
     def start(self, supervisor: Supervisor, deadline: float) -> Process:
@@ -115,7 +139,7 @@ class RedisServer:
         proc = supervisor.spawn_retrying(
             launch,
             lambda proc: proc.wait_until(
-                lambda: proc.owns_listener(self.port) and _pong(self.port), deadline, "answering PING"
+                lambda: proc.owns_listener(self.port) and _pong(self.port, self.tls), deadline, "answering PING"
             ),
         )
         if self.setup:
@@ -136,6 +160,17 @@ class RedisServer:
             "requirepass": self.password,
             **self.settings,
         }
+        if self.tls:
+            settings.update(
+                {
+                    "port": "0",
+                    "tls-port": str(self.port),
+                    "tls-cert-file": str(self.tls.cert),
+                    "tls-key-file": str(self.tls.key),
+                    "tls-ca-cert-file": str(self.tls.ca),
+                    "tls-auth-clients": "no",
+                }
+            )
         conf = self.directory / "redis.conf"
         text = "".join(f"{key} {_quote(value)}\n" for key, value in settings.items())
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -146,7 +181,8 @@ class RedisServer:
         return conf
 
     def _seed(self, deadline: float) -> None:
-        client = redis.Redis(host=HOST, port=self.port, password=self.password, socket_timeout=5, decode_responses=True)
+        tls = {"ssl_ca_certs": str(self.tls.ca)} if self.tls else {}
+        client = redis.Redis.from_url(self.url, socket_timeout=5, decode_responses=True, **tls)
         try:
             pipe = client.pipeline(transaction=False)
             for name, count in self.setup.get("lists", {}).items():
@@ -167,7 +203,7 @@ class RedisServer:
             client.close()
 
     def _hold(self) -> None:
-        sock = socket.create_connection((HOST, self.port), timeout=5)
+        sock = _connect(self.port, self.tls)
         self.held.append(sock)
         sock.sendall(f"AUTH {self.password}\r\n".encode())
         if not sock.recv(64).startswith(b"+OK"):

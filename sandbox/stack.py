@@ -29,7 +29,7 @@ from sandbox.launcher import Launcher
 from sandbox.nginx import Nginx, knobs_for, nginx_binary
 from sandbox.postgres import APP_DATABASE, Cluster
 from sandbox.proc import Process, SandboxError, Supervisor, is_root
-from sandbox.redis_server import CACHE_SEED, CACHE_SETTINGS, QUEUE_SEED, RedisServer
+from sandbox.redis_server import CACHE_SEED, CACHE_SETTINGS, QUEUE_SEED, RedisServer, RedisTls
 from sandbox.settings import DEFAULT_SETTINGS, merge
 from sandbox.tls import Certificates, make_certificates
 from sandbox.twins import TWINS, Twin
@@ -245,6 +245,9 @@ class Sandbox:
             guardian.remove_if_orphaned(self.workdir)
         launcher = guardian if fork_apps else None
         self._certs = make_certificates(self.workdir / "tls", [knobs_for(t.nginx)["certificate"] for t in twins])
+        # The cache speaks TLS only, like a managed Redis with in-transit encryption (rediss://).
+        certs = self._certs
+        self._redis_cache.tls = RedisTls(certs.server_chain, certs.server_key, certs.ca_bundle)
         roots = {"prod": spa.build(self.workdir / "www").root}
         if any(knobs_for(t.nginx)["build"] == "dev" for t in twins):
             roots["dev"] = spa.build(self.workdir / "www-dev", dev=True).root

@@ -45,7 +45,11 @@ def _commandstats(client: redis.Redis) -> dict[str, int]:
 
 
 def test_a_full_run_leaves_redis_unchanged(stack: Stack) -> None:
-    clients = {name: redis.Redis.from_url(url) for name, url in _urls(stack).items()}
+    ca = stack.sandbox.variables("good")["SANDBOX_CA_BUNDLE"]
+    clients = {
+        name: redis.Redis.from_url(url, **({"ssl_ca_certs": ca} if url.startswith("rediss:") else {}))
+        for name, url in _urls(stack).items()
+    }
     try:
         before = {name: _snapshot(client) for name, client in clients.items()}
         assert before["main"][0] > 0 and before["cache"][0] > 0, "the good stack's Redis should hold seeded keys"
@@ -122,10 +126,11 @@ def test_a_hanging_redis_times_out(tmp_path: Path) -> None:
 
 
 def test_rediss_verifies_the_certificate(stack: Stack, tmp_path: Path) -> None:
-    """TLS verification is on by default: the sandbox's HTTPS port, without its CA, is refused."""
-    port = stack.sandbox.variables("good")["SANDBOX_HTTPS_PORT"]
-    env = _fault_env(tmp_path, f"rediss://localhost:{port}/0")
-    run = run_suite(env, tmp_path / "reports", "-k", "RDS-01")
+    """TLS verification is on by default: the sandbox's TLS cache Redis, without its CA, is refused."""
+    url = _urls(stack)["cache"]
+    assert urlsplit(url).scheme == "rediss" and urlsplit(url).hostname == "localhost"
+    env = _fault_env(tmp_path, "${CACHE_URL}")
+    run = run_suite(env, tmp_path / "reports", "-k", "RDS-01", extra_env={"CACHE_URL": url})
     record = run.record("RDS-01")
     assert record["outcome"] == "failed", record
     assert "certificate verify failed" in record["message"], record["message"]
