@@ -14,5 +14,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     cache = config.stash.get(CACHE, None)
     database = config.stash.get(CONNECTION, None)
     queries = len(database.queries) if database is not None else 0
-    if cache is not None:
-        terminalreporter.line(f"BENCH asked={cache.asked} sent={cache.sent} queries={queries}")
+    if cache is not None or database is not None:
+        asked, sent = (cache.asked, cache.sent) if cache is not None else (0, 0)
+        terminalreporter.line(f"BENCH asked={asked} sent={sent} queries={queries}")

@@ -29,6 +29,17 @@ TWINS = [
         alembic_revision="0002_guide_tables",
     ),
     Twin(
+        name="alembic-two-heads",
+        description="A branch migration (0003_payment_reminders) was merged next to 0003_guide_indexes "
+        "without `alembic merge heads`: the migrations folder has two heads and `flask db upgrade` refuses.",
+        guide=f"{V}: Migration Errors",
+        breaks={
+            "DB-02": r"migrations_two_heads has 2 heads \(0003_guide_indexes, 0003_payment_reminders\); "
+            r"expected a single head",
+        },
+        env={"database": {"migrations": {"alembic": "../sandbox/migrations_two_heads"}}},
+    ),
+    Twin(
         name="pg-read-only",
         description="The guide's corruption procedure set default_transaction_read_only = on for the "
         "database and its last step (re-enable writes) was never run.",

@@ -1,0 +1,1 @@
+../../migrations/versions/0002_guide_tables.py

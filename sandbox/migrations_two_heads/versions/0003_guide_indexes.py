@@ -1,0 +1,1 @@
+../../migrations/versions/0003_guide_indexes.py
