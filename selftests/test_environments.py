@@ -152,6 +152,18 @@ BAD = {
         r"duplicate-key\.yml:3: production: duplicate key",
     ),
     "not-a-mapping": ("- a\n- b\n", r"not-a-mapping\.yml:1: the top level must be a mapping"),
+    "unique-key": (
+        "name: x\ndatabase:\n  dsn: ${D}\n  unique: [users(upper(email))]\n",
+        r"unique-key\.yml:4: database\.unique: .*'upper\(email\)' is neither a column nor lower\(column\)",
+    ),
+    "relation": (
+        "name: x\ndatabase:\n  dsn: ${D}\n  relations: [properties.owner_id => users.id]\n",
+        r"relation\.yml:4: database\.relations: a relation looks like child_table\.column -> parent_table\.column",
+    ),
+    "django-migration": (
+        "name: x\ndatabase:\n  dsn: ${D}\n  migrations: {django: [0001_initial]}\n",
+        r"django-migration\.yml:4: database\.migrations\.django: a Django migration looks like app\.0001_initial",
+    ),
 }
 
 
