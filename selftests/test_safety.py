@@ -34,6 +34,7 @@ def test_session_settings(session: Database) -> None:
     assert session.setting("default_transaction_read_only") == "on"
     assert session.setting("statement_timeout") == "2s"
     assert session.setting("lock_timeout") == "2s"
+    assert session.setting("idle_in_transaction_session_timeout") == "4s"
     assert session.setting("application_name") == "preflight"
 
 
