@@ -33,9 +33,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[sandbox,ui,dev]'
 	touch $@
 
-# The suite against the sandbox (environments/local.yml): starts it, checks it, stops it.
+# The suite against the sandbox: the Flask API (environments/local.yml), then the Django API
+# (local-django.yml). Each run starts the sandbox, checks it, stops it; both run even if the first fails.
 demo: setup
-	$(BIN)/pytest --env=local --intrusive
+	@rc=0; \
+	$(BIN)/pytest --env=local --intrusive || rc=$$?; \
+	$(BIN)/pytest --env=local-django --intrusive || rc=$$?; \
+	exit $$rc
 
 # The self-tests: each check passes on the good sandbox and fails on its twin, the loader,
 # reports, faults, secrets, xdist.

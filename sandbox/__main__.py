@@ -1,4 +1,4 @@
-"""python -m sandbox up [--twin NAME ...] [--state FILE] | python -m sandbox twins"""
+"""python -m sandbox up [--twin NAME ...] [--framework flask|django|all] [--state FILE] | python -m sandbox twins"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from sandbox.stack import DEFAULT_TIMEOUT, SandboxError, start
-from sandbox.twins import TWINS
+from sandbox.twins import FRAMEWORKS, TWINS, split_instance
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -23,14 +23,13 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def cmd_twins(_: argparse.Namespace) -> int:
     width = max(len(name) for name in TWINS)
     for twin in TWINS.values():
-        print(f"{twin.name:<{width}}  {twin.description}")
+        only = "" if twin.frameworks == FRAMEWORKS else f" [{', '.join(twin.frameworks)} only]"
+        print(f"{twin.name:<{width}}  {twin.description}{only}")
     return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    names = args.twin or ["good"]
-    if "all" in names:
-        names = list(TWINS)
+    names = instances(args.twin or ["good"], args.framework)
     # SIGTERM and SIGHUP take the same path as Ctrl-C, so every process is stopped. SIGINT too,
     # explicitly: a shell starts background jobs with SIGINT ignored.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -70,6 +69,22 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def instances(names: list[str], framework: str) -> list[str]:
+    """Instance names: each twin under the chosen framework(s), where the twin exists; `x@django` as given."""
+    frameworks = list(FRAMEWORKS) if framework == "all" else [framework]
+    if "all" in names:
+        return [t.instance(fw) for t in TWINS.values() for fw in frameworks if fw in t.frameworks]
+    result: list[str] = []
+    for name in names:
+        twin, explicit = split_instance(name)
+        if "@" in name or twin not in TWINS:
+            result.append(name)  # start() names an unknown twin or framework
+            continue
+        chosen = [fw for fw in frameworks if fw in TWINS[twin].frameworks]
+        result += [TWINS[twin].instance(fw) for fw in chosen] or [TWINS[twin].instance(frameworks[0])]
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         metavar="NAME",
         help="a twin to run (repeatable; 'all' for every twin); default: good",
+    )
+    up.add_argument(
+        "--framework",
+        choices=[*FRAMEWORKS, "all"],
+        default=FRAMEWORKS[0],
+        help="the API framework of the twins (default: %(default)s); NAME@django picks one instance",
     )
     up.add_argument("--state", type=Path, help="where to write the state file")
     up.add_argument("--workdir", type=Path, help="keep configs and logs here (default: a temp dir)")

@@ -1,4 +1,4 @@
-"""gunicorn running sandbox.app for one twin."""
+"""gunicorn running the API of one twin: sandbox.app (Flask) or sandbox.django_api (Django)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from sandbox.launcher import Launcher
-from sandbox.proc import HOST, Process, Supervisor, free_port
+from sandbox.proc import HOST, Process, SandboxError, Supervisor, free_port
 from sandbox.settings import SETTINGS_ENV
 
 WORKERS = 2
@@ -20,20 +21,26 @@ PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 STOP_SIGNAL = signal.SIGINT
 # A documentation address (TEST-NET-1): no request comes from it.
 UNLISTED_PROXY = "192.0.2.1"
+# gunicorn's app per framework, and the environment it needs besides the settings file.
+WSGI_APPS = {"flask": "sandbox.app:create_app_from_env()", "django": "sandbox.django_api.wsgi:application"}
+DJANGO_SETTINGS = "sandbox.django_api.settings"
 
 
 def python_env() -> dict[str, str]:
     """The environment for Python children: this one, with the sandbox package importable."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])])
-    for name in ("FLASK_DEBUG", "GUNICORN_CMD_ARGS"):
+    for name in ("FLASK_DEBUG", "GUNICORN_CMD_ARGS", "DJANGO_SETTINGS_MODULE"):
         env.pop(name, None)
     return env
 
 
 class AppServer:
-    def __init__(self, twin: str, directory: Path, settings: dict[str, Any]) -> None:
+    def __init__(self, twin: str, directory: Path, settings: dict[str, Any], framework: str = "flask") -> None:
+        if framework not in WSGI_APPS:
+            raise SandboxError(f"unknown framework {framework!r}")
         self.twin = twin
+        self.framework = framework
         self.directory = directory
         self.settings = settings
         self.settings_file = directory / "settings.json"
@@ -55,16 +62,12 @@ class AppServer:
             "--access-logfile", str(self.directory / "access.log"),
             "--error-logfile", "-",
             "--name", f"preflight-sandbox-{self.twin}",
-            "sandbox.app:create_app_from_env()",
+            WSGI_APPS[self.framework],
         ]  # fmt: skip
 
     def start(self, supervisor: Supervisor, deadline: float, launcher: Launcher | None) -> Process:
         """Start gunicorn: forked from the warm launcher if given, else `python -m gunicorn`."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.settings_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self.settings, handle, indent=2)
-        env = {**python_env(), SETTINGS_ENV: str(self.settings_file)}
+        env = write_settings(self.directory, self.settings, self.framework)
         name = f"gunicorn '{self.twin}'"
 
         def launch() -> Process:
@@ -83,3 +86,52 @@ class AppServer:
             return supervisor.spawn(name, argv, self.log, env=env, cwd=self.directory, stop_signal=STOP_SIGNAL)
 
         return supervisor.spawn_retrying(launch, lambda proc: proc.wait_port(self.port, deadline))
+
+
+def write_settings(directory: Path, settings: dict[str, Any], framework: str) -> dict[str, str]:
+    """Write settings.json (0600, it holds secrets) and return the app's environment."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "settings.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(settings, handle, indent=2)
+    env = {**python_env(), SETTINGS_ENV: str(path)}
+    if framework == "django":
+        env["DJANGO_SETTINGS_MODULE"] = DJANGO_SETTINGS
+    return env
+
+
+def migrate_django(
+    supervisor: Supervisor,
+    directory: Path,
+    settings: dict[str, Any],
+    smoke_user: tuple[str, str],
+    deadline: float,
+    launcher: Launcher | None,
+) -> None:
+    """The Django release step: `manage.py migrate`, then the smoke user (sandbox_prepare), before gunicorn starts.
+
+    Forked from the warm launcher when there is one (it has Django imported), else `python -m django`.
+    """
+    env = write_settings(directory, settings, "django")
+    env["SANDBOX_SMOKE_EMAIL"], env["SANDBOX_SMOKE_PASSWORD"] = smoke_user
+    log = directory / "migrate.log"
+    # A forked process's exit status goes to the launcher, which reaps it: success is this file.
+    done = directory / "prepared"
+    done.unlink(missing_ok=True)
+    args = ["sandbox_prepare", "--no-color", "--done", str(done)]
+    name = f"django migrate in {directory}"
+    proc: Process
+    if launcher is not None:
+        proc = launcher.fork(
+            name, args, env=env, cwd=directory, log=log, deadline=deadline, stop_signal=signal.SIGTERM,
+            program="django-admin",
+        )  # fmt: skip
+    else:
+        proc = supervisor.spawn(name, [sys.executable, "-m", "django", *args], log, env=env, cwd=directory)
+    if not proc.wait(max(0.0, deadline - time.monotonic())):
+        proc.kill_group()
+        proc.wait(5)
+        raise proc.fail("did not finish in time")
+    if not done.exists():
+        raise proc.fail("failed")

@@ -15,7 +15,10 @@ stop() terminates the launcher with SIGTERM, which skips that.
 Protocol on stdin, one JSON object per line:
   {"watch": pgid, "signal": N}                  stop this group with signal N if orphaned
   {"remove": path}                              remove this directory if orphaned
-  {"fork": [args], "env", "cwd", "log", "signal"}  answered on stdout with {"pid"} or {"error"}
+  {"fork": [args], "env", "cwd", "log", "signal", "program"}  answered on stdout with {"pid"} or {"error"}
+
+A fork runs gunicorn's command line, or django-admin's ("program": "django-admin", for the
+Django API's migrations).
 """
 
 from __future__ import annotations
@@ -76,11 +79,19 @@ class Launcher:
         log: Path,
         deadline: float,
         stop_signal: signal.Signals,
+        program: str = "gunicorn",
     ) -> ForkedProcess:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as out:
             log_start = out.tell()
-        request = {"fork": args, "env": env, "cwd": str(cwd), "log": str(log), "signal": int(stop_signal)}
+        request = {
+            "fork": args,
+            "env": env,
+            "cwd": str(cwd),
+            "log": str(log),
+            "signal": int(stop_signal),
+            "program": program,
+        }
         with self._fork_lock:
             self._send(request)
             reply = self._read(deadline)
@@ -150,12 +161,18 @@ def _child(request: dict[str, Any]) -> NoReturn:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        # So that ps, pgrep and top call it gunicorn, as if it had been exec'd.
-        ctypes.CDLL(None).prctl(PR_SET_NAME, b"gunicorn", 0, 0, 0)
-        sys.argv = ["gunicorn", *request["fork"]]
-        from gunicorn.app.wsgiapp import run
+        program = request.get("program", "gunicorn")
+        # So that ps, pgrep and top call it gunicorn (django-admin), as if it had been exec'd.
+        ctypes.CDLL(None).prctl(PR_SET_NAME, program.encode()[:15], 0, 0, 0)
+        sys.argv = [program, *request["fork"]]
+        if program == "django-admin":
+            from django.core.management import execute_from_command_line
 
-        run()
+            execute_from_command_line(sys.argv)
+        else:
+            from gunicorn.app.wsgiapp import run
+
+            run()
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -208,6 +225,9 @@ def main() -> None:
         import gunicorn.app.wsgiapp  # noqa: F401
 
         import sandbox.app  # noqa: F401  (the heavy imports every fork shares)
+        from sandbox.django_api import preload
+
+        preload()
 
     signal.signal(signal.SIGCHLD, _reap)
     watched: dict[int, tuple[int, str | None]] = {}

@@ -32,6 +32,8 @@ from sandbox.proc import (
 
 APP_ROLE = "app"
 APP_DATABASE = "app"
+# The Django API's own database in the same cluster, created empty: `manage.py migrate` builds it.
+DJANGO_DATABASE = "app_django"
 
 BASE_SETTINGS: dict[str, str] = {
     "listen_addresses": f"'{HOST}'",
@@ -137,6 +139,7 @@ class Cluster:
         settings: dict[str, str],
         smoke_user: tuple[str, str],
         next_xid: int = 0,
+        django: bool = False,
     ) -> None:
         self.name = name
         self.supervisor = supervisor
@@ -147,6 +150,7 @@ class Cluster:
         self.password = password
         self.settings = {**BASE_SETTINGS, **settings}
         self.smoke_user = smoke_user
+        self.django = django
         self.port = 0
         self.max_connections = 0
         self.process: Process | None = None
@@ -258,6 +262,12 @@ class Cluster:
             conn.execute(
                 sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(APP_DATABASE), sql.Identifier(APP_ROLE))
             )
+            if self.django:
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(DJANGO_DATABASE), sql.Identifier(APP_ROLE)
+                    )
+                )
             self.max_connections = int(conn.execute("SHOW max_connections").fetchone()[0])
         with self._local(dbname=APP_DATABASE) as conn:
             conn.execute("CREATE EXTENSION pg_stat_statements")

@@ -24,15 +24,15 @@ from typing import Any, TypeVar
 from werkzeug.security import generate_password_hash
 
 from sandbox import spa
-from sandbox.appserver import AppServer, python_env
+from sandbox.appserver import AppServer, migrate_django, python_env
 from sandbox.launcher import Launcher
 from sandbox.nginx import Nginx, knobs_for, nginx_binary
-from sandbox.postgres import APP_DATABASE, Cluster
+from sandbox.postgres import APP_DATABASE, DJANGO_DATABASE, Cluster
 from sandbox.proc import Process, SandboxError, Supervisor, is_root
 from sandbox.redis_server import CACHE_SEED, CACHE_SETTINGS, QUEUE_SEED, RedisServer, RedisTls
 from sandbox.settings import DEFAULT_SETTINGS, merge
 from sandbox.tls import Certificates, make_certificates
-from sandbox.twins import TWINS, Twin
+from sandbox.twins import Twin, resolve
 
 __all__ = ["Sandbox", "SandboxError", "start", "DEFAULT_TIMEOUT", "VARIABLES"]
 
@@ -63,12 +63,14 @@ T = TypeVar("T")
 @dataclass
 class _RunningTwin:
     twin: Twin
+    framework: str
+    name: str  # the instance: `<twin>`, or `<twin>@django`
     cluster: Cluster
     app: AppServer
     nginx: Nginx
     processes: tuple[Process, ...] = ()
     secret_key: str = ""
-    database: str = APP_DATABASE
+    database: str = APP_DATABASE  # the API's: `app` (or a data twin's clone) for Flask, `app_django` for Django
 
 
 class Sandbox:
@@ -102,7 +104,7 @@ class Sandbox:
 
     @property
     def twins(self) -> list[str]:
-        """The running twins, in the order they were asked for."""
+        """The running instances (`<twin>`, `<twin>@django`), in the order they were asked for."""
         return [name for name in self._order if name in self._twins]
 
     def variables(self, twin: str = GOOD) -> dict[str, str]:
@@ -220,8 +222,9 @@ class Sandbox:
         except KeyError:
             raise KeyError(f"twin {twin!r} is not running (running: {sorted(self._twins)})") from None
 
-    def _redis_for(self, twin: str) -> RedisServer:
-        return self._redis.get(twin, self._redis[GOOD])
+    def _redis_for(self, instance: str) -> RedisServer:
+        # One Redis per twin, shared by its Flask and Django instances (the app does not use it).
+        return self._redis.get(self._running(instance).twin.name, self._redis[GOOD])
 
     def _release_connections(self) -> None:
         for cluster in self._clusters.values():
@@ -232,10 +235,11 @@ class Sandbox:
     def _mark(self, part: str) -> None:
         self.timings[part] = round(time.monotonic() - self._began, 2)
 
-    def _start(self, twins: list[Twin], timeout: float, fork_apps: bool) -> None:
+    def _start(self, instances: list[tuple[Twin, str]], timeout: float, fork_apps: bool) -> None:
         self._began = time.monotonic()
         deadline = self._began + timeout
-        self._order = [twin.name for twin in twins]
+        self._order = [twin.instance(framework) for twin, framework in instances]
+        twins = list({twin.name: twin for twin, _ in instances}.values())
         self.workdir.mkdir(parents=True, exist_ok=True)
         # Forks the gunicorns (fork_apps) and stops everything if this process dies unstopped.
         guardian = Launcher(self._supervisor, self.workdir / "app-launcher.log", python_env())
@@ -264,7 +268,10 @@ class Sandbox:
         if is_root():
             self._pg_home.chmod(0o711)
         smoke_user = (self.login_email, generate_password_hash(self.login_password))
-        clusters = [(GOOD, {}, 0)] + [(t.name, t.postgres, t.next_xid) for t in twins if t.postgres]
+        # A twin with PostgreSQL settings gets a cluster per instance: each framework's connections apart.
+        keys = {t.instance(fw): (t.instance(fw) if t.postgres else DATA if t.database else GOOD) for t, fw in instances}
+        django_clusters = {keys[t.instance(fw)] for t, fw in instances if fw == "django"}
+        clusters = [(GOOD, {}, 0)] + [(t.instance(fw), t.postgres, t.next_xid) for t, fw in instances if t.postgres]
         if any(t.database and not t.postgres for t in twins):
             clusters.append((DATA, {}, 0))
         for key, settings, next_xid in clusters:
@@ -277,8 +284,9 @@ class Sandbox:
                 settings=settings,
                 smoke_user=smoke_user,
                 next_xid=next_xid,
+                django=key in django_clusters,
             )
-        holds = {t.name: t.hold_connections for t in twins if t.hold_connections}
+        holds = {t.instance(fw): t.hold_connections for t, fw in instances if t.hold_connections}
         for key, settings, setup in [(GOOD, {}, QUEUE_SEED)] + [
             (t.name, t.redis, t.redis_setup) for t in twins if t.redis or t.redis_setup
         ]:
@@ -288,7 +296,7 @@ class Sandbox:
             self._redis[key] = RedisServer(folder, folder.with_suffix(".log"), settings, setup, name, home)
 
         servers = [self._redis_cache, *self._redis.values()]
-        workers = len(self._clusters) + len(twins) + len(servers)
+        workers = 2 * len(self._clusters) + len(instances) + len(servers)
         pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox")
         futures: list[cf.Future[Any]] = [pool.submit(self._start_redis, server, deadline) for server in servers]
         clusters = {
@@ -296,12 +304,18 @@ class Sandbox:
             for key, cluster in self._clusters.items()
         }
         futures += clusters.values()
-        for twin in twins:
-            key = twin.name if twin.postgres else DATA if twin.database else GOOD
+        migrated = {
+            key: pool.submit(self._migrate_django, self._clusters[key], clusters[key], launcher, deadline)
+            for key in django_clusters
+        }
+        futures += migrated.values()
+        for twin, framework in instances:
+            key = keys[twin.instance(framework)]
             knobs = knobs_for(twin.nginx)
             root = roots["leftovers" if knobs["leftovers"] else knobs["build"]]
+            ready = migrated[key] if framework == "django" else clusters[key]
             futures.append(
-                pool.submit(self._start_twin, twin, clusters[key], self._clusters[key], root, launcher, deadline)
+                pool.submit(self._start_twin, twin, framework, ready, self._clusters[key], root, launcher, deadline)
             )
         try:
             _wait_all(futures, deadline)
@@ -322,32 +336,54 @@ class Sandbox:
             cluster.hold_connections(hold)
         self._mark(f"postgres {cluster.name}")
 
+    def _migrate_django(
+        self, cluster: Cluster, cluster_ready: cf.Future[None], launcher: Launcher | None, deadline: float
+    ) -> None:
+        """Django's release step, once per cluster: migrate `app_django`, then the smoke user."""
+        _result(cluster_ready, deadline, f"postgres '{cluster.name}' (log: {cluster.log})")
+        settings = {
+            "secret_key": secrets.token_urlsafe(32),
+            "database_url": cluster.url(DJANGO_DATABASE),
+            "webhook_secret": self.webhook_secret,
+        }
+        directory = self.workdir / "django" / cluster.name
+        smoke_user = (self.login_email, self.login_password)
+        migrate_django(self._supervisor, directory, settings, smoke_user, deadline, launcher)
+        self._mark(f"django migrate {cluster.name}")
+
     def _start_twin(
         self,
         twin: Twin,
+        framework: str,
         cluster_ready: cf.Future[None],
         cluster: Cluster,
         web_root: Path,
         launcher: Launcher | None,
         deadline: float,
     ) -> None:
-        directory = self.workdir / "twins" / twin.name
+        name = twin.instance(framework)
+        directory = self.workdir / "twins" / name
         settings = merge(DEFAULT_SETTINGS, twin.app)
         webhook_secret = self.webhook_secret
         if settings["webhook"]["secret"] == "stale":
             webhook_secret = "whsec_" + secrets.token_urlsafe(24)
         nginx = Nginx(
-            twin.name,
+            name,
             directory / "nginx",
             knobs=twin.nginx,
             web_root=web_root,
             certificates=self._require_certs(),
             cors_origins=DEFAULT_SETTINGS["cors"]["origins"],
         )
-        _result(cluster_ready, deadline, f"postgres '{cluster.name}' (log: {cluster.log})")
+        what = f"postgres '{cluster.name}' (log: {cluster.log})"
+        if framework == "django":
+            what = (
+                f"django migrate for '{cluster.name}' (log: {self.workdir / 'django' / cluster.name / 'migrate.log'})"
+            )
+        _result(cluster_ready, deadline, what)
         secret_key = secrets.token_urlsafe(32)
-        database = APP_DATABASE
-        if twin.database:
+        database = DJANGO_DATABASE if framework == "django" else APP_DATABASE
+        if twin.database and framework == "flask":
             try:
                 database = cluster.clone_for(twin.name) if cluster.name == DATA else APP_DATABASE
                 cluster.prepare(database, twin)
@@ -356,7 +392,7 @@ class Sandbox:
                     f"twin '{twin.name}': preparing its database failed: {exc} (log: {cluster.log})"
                 ) from exc
         app = AppServer(
-            twin.name,
+            name,
             directory / "app",
             {
                 **twin.app,
@@ -364,15 +400,16 @@ class Sandbox:
                 "database_url": cluster.url(database),
                 "webhook_secret": webhook_secret,
             },
+            framework,
         )
-        running = _RunningTwin(twin, cluster, app, nginx, secret_key=secret_key, database=database)
-        self._twins[twin.name] = running
+        running = _RunningTwin(twin, framework, name, cluster, app, nginx, secret_key=secret_key, database=database)
+        self._twins[name] = running
         app_proc = app.start(self._supervisor, deadline, launcher)
-        self._mark(f"gunicorn {twin.name}")
+        self._mark(f"gunicorn {name}")
         nginx_proc = nginx.start(self._supervisor, app.port, deadline)
         running.processes = (nginx_proc, app_proc)
         self._check_chain(running, deadline)
-        self._mark(f"twin {twin.name}")
+        self._mark(f"twin {name}")
 
     def _check_chain(self, running: _RunningTwin, deadline: float) -> None:
         """One request through nginx (TLS), gunicorn and PostgreSQL: /api/health answers 200.
@@ -408,7 +445,7 @@ class Sandbox:
                 last_error = exc
             time.sleep(0.2)
         raise SandboxError(
-            f"twin '{running.twin.name}': {url} did not answer 200 in time ({last_error}); "
+            f"twin '{running.name}': {url} did not answer 200 in time ({last_error}); "
             f"logs: {running.app.log}, {running.nginx.error_log}"
         )
 
@@ -463,27 +500,34 @@ def start(
 ) -> Sandbox:
     """Start the shared parts and each named twin; return when all of them answer.
 
+    A name is a twin (its Flask instance) or `<twin>@django` (its Django instance).
+
     Raises SandboxError (one line, naming the part and its log) on failure or after `timeout`
     seconds, having stopped whatever it had started. With fork_apps (the default) each gunicorn
     is forked from one warm launcher (sandbox.launcher); without, each is `python -m gunicorn`.
     """
     names = list(dict.fromkeys(twins))
-    unknown = [name for name in names if name not in TWINS]
-    if unknown:
-        raise SandboxError(f"unknown twins: {', '.join(unknown)} (see `python -m sandbox twins`)")
+    instances: list[tuple[Twin, str]] = []
+    problems: list[str] = []
     for name in names:
-        twin = TWINS[name]
+        try:
+            instances.append(resolve(name))
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise SandboxError(f"{'; '.join(problems)} (see `python -m sandbox twins`)")
+    for twin, _ in instances:
         if twin.hold_connections and not twin.postgres:
-            raise SandboxError(f"twin {name!r} holds connections but has no cluster of its own")
+            raise SandboxError(f"twin {twin.name!r} holds connections but has no cluster of its own")
         if twin.next_xid and not twin.postgres:
-            raise SandboxError(f"twin {name!r} resets the transaction id but has no cluster of its own")
+            raise SandboxError(f"twin {twin.name!r} resets the transaction id but has no cluster of its own")
 
     owns = workdir is None
     path = Path(tempfile.mkdtemp(prefix="preflight-sandbox-")) if workdir is None else Path(workdir).resolve()
     sandbox = Sandbox(path, owns_workdir=owns)
     _live.add(sandbox)
     try:
-        sandbox._start([TWINS[name] for name in names], timeout, fork_apps)
+        sandbox._start(instances, timeout, fork_apps)
     except Exception:
         sandbox._shutdown(keep_workdir=True)  # the error message names a log in it
         raise

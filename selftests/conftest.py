@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from selftests.harness import LOCAL, Run, Stack, twin_env
+from selftests.harness import BASES, LOCAL, Run, Stack, twin_env
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -17,6 +17,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="twins",
         default="",
         help="comma-separated twins to start and test (default: all); the good stack always runs",
+    )
+    parser.addoption(
+        "--frameworks",
+        dest="frameworks",
+        default="",
+        help="comma-separated API frameworks to run the twins under (flask, django; default: both); "
+        "the good Flask stack always runs",
     )
 
 
@@ -31,13 +38,37 @@ def selected_twins(config: pytest.Config) -> list[Any]:
     return [TWINS[n] for n in dict.fromkeys(["good", *names])] if names else list(TWINS.values())
 
 
+def selected_frameworks(config: pytest.Config) -> list[str]:
+    from sandbox.twins import FRAMEWORKS
+
+    names = [n.strip() for n in config.getoption("frameworks").split(",") if n.strip()]
+    unknown = [n for n in names if n not in FRAMEWORKS]
+    if unknown:
+        raise pytest.UsageError(
+            f"--frameworks: unknown frameworks {', '.join(unknown)} (known: {', '.join(FRAMEWORKS)})"
+        )
+    return [fw for fw in FRAMEWORKS if fw in names] if names else list(FRAMEWORKS)
+
+
+def selected_instances(config: pytest.Config) -> list[tuple[Any, str]]:
+    """(twin, framework) for each selected twin under each selected framework it exists in; good under Flask first."""
+    from sandbox import TWINS
+
+    frameworks = selected_frameworks(config)
+    pairs = [(TWINS["good"], "flask")]
+    pairs += [(t, fw) for t in selected_twins(config) for fw in frameworks if fw in t.frameworks]
+    unique = {twin.instance(fw): (twin, fw) for twin, fw in reversed(pairs)}
+    return list(reversed(unique.values()))
+
+
 @pytest.fixture(scope="session")
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The sandbox with the good stack and every twin, side by side, for the whole self-test run."""
     from sandbox import start
 
     folder = tmp_path_factory.mktemp("stack")
-    sandbox = start([t.name for t in selected_twins(request.config)], workdir=folder / "sandbox")
+    names = [twin.instance(fw) for twin, fw in selected_instances(request.config)]
+    sandbox = start(names, workdir=folder / "sandbox")
     try:
         state = folder / "state.json"
         sandbox.write_state(state)
@@ -48,19 +79,31 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="session")
 def good_run(stack: Stack) -> Run:
-    """The whole suite, intrusive checks included, against the good stack."""
+    """The whole suite, intrusive checks included, against the good stack (Flask)."""
     return stack.run(LOCAL, "good", "--intrusive")
 
 
 @pytest.fixture(scope="session")
+def good_runs(request: pytest.FixtureRequest, stack: Stack, good_run: Run) -> dict[str, Run]:
+    """The whole suite against the good stack under each selected framework."""
+    runs = {"flask": good_run}
+    for framework in selected_frameworks(request.config):
+        if framework not in runs:
+            runs[framework] = stack.run(BASES[framework], f"good@{framework}", "--intrusive")
+    return runs
+
+
+@pytest.fixture(scope="session")
 def twin_runs(request: pytest.FixtureRequest, stack: Stack) -> dict[str, Run]:
-    """For each twin, the checks it must break, run against it (three runs at a time)."""
+    """For each twin instance, the checks it must break, run against it (three runs at a time)."""
 
-    def one(twin: Any) -> tuple[str, Run]:
-        env_file = twin_env(stack.folder, twin)
+    def one(pair: tuple[Any, str]) -> tuple[str, Run]:
+        twin, framework = pair
+        env_file = twin_env(stack.folder, twin, framework)
         selection = " or ".join(sorted(twin.breaks))
-        return twin.name, stack.run(env_file, twin.name, "--intrusive", "-k", selection)
+        instance = twin.instance(framework)
+        return instance, stack.run(env_file, instance, "--intrusive", "-k", selection)
 
-    twins = [t for t in selected_twins(request.config) if t.breaks]
+    pairs = [(t, fw) for t, fw in selected_instances(request.config) if t.breaks]
     with ThreadPoolExecutor(max_workers=3) as pool:
-        return dict(pool.map(one, twins))
+        return dict(pool.map(one, pairs))

@@ -18,6 +18,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / "environments" / "local.yml"
+# The same sandbox with the Django API (sandbox.framework: django).
+LOCAL_DJANGO = ROOT / "environments" / "local-django.yml"
+BASES = {"flask": LOCAL, "django": LOCAL_DJANGO}
 # A hang guard for one run of the suite, not a speed assertion.
 RUN_TIMEOUT = 600
 
@@ -73,11 +76,16 @@ def write_env(path: Path, document: dict[str, Any]) -> Path:
     return path
 
 
-def twin_env(folder: Path, twin: Any) -> Path:
-    """An environment for one twin: local.yml with the twin's sandbox and declared overrides."""
-    document: dict[str, Any] = {"extends": str(LOCAL), "name": f"twin-{twin.name}", "sandbox": {"twin": twin.name}}
+def twin_env(folder: Path, twin: Any, framework: str = "flask") -> Path:
+    """An environment for one twin's instance: local.yml (local-django.yml) with the twin and its overrides."""
+    instance = twin.instance(framework)
+    document: dict[str, Any] = {
+        "extends": str(BASES[framework]),
+        "name": f"twin-{instance.replace('@', '-')}",
+        "sandbox": {"twin": twin.name},
+    }
     document.update(twin.env)
-    return write_env(folder / f"{twin.name}.yml", document)
+    return write_env(folder / f"{instance}.yml", document)
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""The matrix: every check passes on the good stack and fails, naming the problem, on its twins."""
+"""The matrix: every check passes on the good stack and fails, naming the problem, on its twins.
+
+Both under Flask and under Django: a twin runs under each framework of `Twin.frameworks`; its
+instance is `<twin>` (Flask) or `<twin>@django`, as in the test ids (`cors-reflect-any@django:CORS-03`).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,16 @@ import pytest
 
 from fixtures.catalogue import checks, proving_twins
 from sandbox import TWINS
+from sandbox.twins import FRAMEWORKS
 
 CHECK_IDS = [c.id for c in checks()]
-PAIRS = [(twin.name, check_id, pattern) for twin in TWINS.values() for check_id, pattern in twin.breaks.items()]
+PAIRS = [
+    (twin.instance(framework), check_id, pattern)
+    for twin in TWINS.values()
+    for framework in twin.frameworks
+    for check_id, pattern in twin.breaks.items()
+]
+GOOD = [(framework, check_id) for framework in FRAMEWORKS for check_id in CHECK_IDS]
 
 
 def test_every_check_has_a_proving_twin() -> None:
@@ -24,25 +35,45 @@ def test_twins_name_real_checks() -> None:
     assert not unknown, f"twins break checks that do not exist: {', '.join(unknown)}"
 
 
-@pytest.mark.parametrize("check_id", CHECK_IDS)
-def test_passes_on_the_good_stack(good_run, check_id: str) -> None:
-    record = good_run.record(check_id)
-    assert record["outcome"] == "passed", f"{check_id} is {record['outcome']} on the good stack: {record['message']}"
+def test_twins_name_real_frameworks() -> None:
+    wrong = {t.name: t.frameworks for t in TWINS.values() if not t.frameworks or set(t.frameworks) - set(FRAMEWORKS)}
+    assert not wrong, f"twins with unknown or no frameworks: {wrong}"
 
 
-def test_good_run_passes_the_gate(good_run) -> None:
-    assert good_run.rc == 0, good_run.out[-4000:]
-    assert good_run.document["gate"] == "passed"
+@pytest.mark.parametrize(
+    ("framework", "check_id"),
+    GOOD,
+    ids=[check_id if fw == "flask" else f"good@{fw}:{check_id}" for fw, check_id in GOOD],
+)
+def test_passes_on_the_good_stack(request, framework: str, check_id: str) -> None:
+    good_runs = request.getfixturevalue("good_runs")
+    if framework not in good_runs:
+        pytest.skip(f"framework {framework} is not selected by --frameworks")
+    record = good_runs[framework].record(check_id)
+    assert record["outcome"] == "passed", (
+        f"{check_id} is {record['outcome']} on the good stack ({framework}): {record['message']}"
+    )
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_good_run_passes_the_gate(request, framework: str) -> None:
+    good_runs = request.getfixturevalue("good_runs")
+    if framework not in good_runs:
+        pytest.skip(f"framework {framework} is not selected by --frameworks")
+    run = good_runs[framework]
+    assert run.rc == 0, run.out[-4000:]
+    assert run.document["gate"] == "passed"
 
 
 @pytest.mark.parametrize(("twin", "check_id", "pattern"), PAIRS, ids=[f"{t}:{c}" for t, c, _ in PAIRS])
 def test_fails_on_its_twin(twin_runs, twin: str, check_id: str, pattern: str) -> None:
     if twin not in twin_runs:
-        pytest.skip(f"twin {twin} is not selected by --twins")
+        pytest.skip(f"twin {twin} is not selected by --twins / --frameworks")
     run = twin_runs[twin]
     record = run.record(check_id)
+    name = twin.partition("@")[0]
     assert record["outcome"] == "failed", (
-        f"{check_id} is {record['outcome']} on twin {twin} ({TWINS[twin].description}): {record['message']}"
+        f"{check_id} is {record['outcome']} on twin {twin} ({TWINS[name].description}): {record['message']}"
     )
     assert re.search(pattern, record["message"], re.IGNORECASE | re.DOTALL), (
         f"{check_id} failed on {twin} but its message does not name the problem /{pattern}/: {record['message']}"

@@ -5,14 +5,17 @@ settings (sandbox.settings.DEFAULT_SETTINGS) or postgresql.conf. `breaks` maps e
 must fail to a regex its failure message must match. `env` is deep-merged into the environment
 file by the self-tests, for twins whose misconfiguration is in the declared configuration;
 `${VAR}` placeholders in it are left for the environment loader.
+
+A twin runs under each framework of `frameworks`: the instance `<twin>` is the Flask API,
+`<twin>@django` the Django API, each behind its own nginx.
 """
 
 from __future__ import annotations
 
 from sandbox.twins import app, auth, cookies, cors, database, headers, nginx, pool, redis, spa, tls, ui, webhooks
-from sandbox.twins.model import H, Twin, V
+from sandbox.twins.model import FRAMEWORKS, H, Twin, V, instance_name, split_instance
 
-__all__ = ["H", "TWINS", "V", "Twin"]
+__all__ = ["FRAMEWORKS", "H", "TWINS", "V", "Twin", "instance_name", "resolve", "split_instance"]
 
 GOOD = Twin(
     name="good",
@@ -28,3 +31,16 @@ for _area in _AREAS:
         if _twin.name in TWINS:
             raise ValueError(f"twin {_twin.name!r} is declared twice")
         TWINS[_twin.name] = _twin
+
+
+def resolve(name: str) -> tuple[Twin, str]:
+    """The twin and framework of an instance name (`good`, `good@django`); ValueError names the problem."""
+    twin_name, framework = split_instance(name)
+    if twin_name not in TWINS:
+        raise ValueError(f"unknown twin {twin_name!r}")
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"unknown framework {framework!r} in {name!r} (frameworks: {', '.join(FRAMEWORKS)})")
+    twin = TWINS[twin_name]
+    if framework not in twin.frameworks:
+        raise ValueError(f"twin {twin_name!r} does not run under {framework} (only {', '.join(twin.frameworks)})")
+    return twin, framework

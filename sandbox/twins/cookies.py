@@ -11,7 +11,7 @@ TWINS = [
         "session cookies can leak over plain HTTP.",
         guide=f"{V}: SSL/HTTPS Issues",
         breaks={
-            "COOK-01": r"cookie 'session' is set over HTTPS without Secure",
+            "COOK-01": r"cookie 'session(id)?' is set over HTTPS without Secure",
         },
         app={"cookies": {"session_secure": False, "remember_secure": False}},
     ),
@@ -21,7 +21,7 @@ TWINS = [
         "any injected script can read the session.",
         guide=f"{H}: Authentication Issues",
         breaks={
-            "COOK-02": r"session cookie 'session' is set without HttpOnly",
+            "COOK-02": r"session cookie 'session(id)?' is set without HttpOnly",
         },
         app={"cookies": {"session_httponly": False, "remember_httponly": False}},
     ),
@@ -49,7 +49,8 @@ TWINS = [
         description="The session cookie is SameSite=None without Secure, and the csrftoken cookie has no SameSite.",
         guide=f"{H}: Authentication Issues",
         breaks={
-            "COOK-03": r"cookie 'session' is SameSite=None without Secure.*|csrf cookie 'csrftoken' has no SameSite",
+            "COOK-03": r"cookie 'session(id)?' is SameSite=None without Secure.*"
+            r"|csrf cookie 'csrftoken' has no SameSite",
             "COOK-01": r"without Secure",
         },
         app={"cookies": {"session_samesite": "None", "session_secure": False, "csrf_samesite": None}},
@@ -69,7 +70,7 @@ TWINS = [
         "redirecting: a login over http:// sets the session cookie in clear text.",
         guide=f"{V}: SSL/HTTPS Issues",
         breaks={
-            "COOK-05": r"answered 200 and set session cookie 'session' over plain HTTP",
+            "COOK-05": r"answered 200 and set session cookie 'session(id)?' over plain HTTP",
             "TLS-01": r"http://localhost:\d+/ answered 200 instead of redirecting to https://",
         },
         nginx={"http_redirect": False},

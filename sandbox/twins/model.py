@@ -8,6 +8,9 @@ from typing import Any
 H = "001_78cd32186fd6cabf.txt"  # VeriHome guide
 V = "000_58cfc3a4ec8581b0.txt"  # Verso-Backend guide
 
+# The API frameworks a twin can run under (sandbox/API.md): Flask (sandbox.app), Django (sandbox.django_api).
+FRAMEWORKS = ("flask", "django")
+
 
 @dataclass(frozen=True)
 class Twin:
@@ -31,8 +34,24 @@ class Twin:
     alembic_revision: str = ""  # downgrade the twin's database to this Alembic revision
     hold_transaction: str = ""  # run in a transaction that stays open, idle, for the whole run
     next_xid: int = 0  # pg_resetwal -x on the stopped cluster before its first start (needs `postgres`)
+    # Where the misconfiguration can be expressed; a twin of a Flask/SQLAlchemy-only setting lists only flask.
+    frameworks: tuple[str, ...] = FRAMEWORKS
 
     @property
     def database(self) -> bool:
         """Whether the twin changes its database (rather than only server settings)."""
         return bool(self.sql or self.sql_failing or self.alembic_revision or self.hold_transaction)
+
+    def instance(self, framework: str) -> str:
+        """The running instance's name: the twin's for Flask, `<twin>@<framework>` otherwise."""
+        return instance_name(self.name, framework)
+
+
+def instance_name(twin: str, framework: str) -> str:
+    return twin if framework == FRAMEWORKS[0] else f"{twin}@{framework}"
+
+
+def split_instance(name: str) -> tuple[str, str]:
+    """`cors-no-vary@django` -> ("cors-no-vary", "django"); a bare twin name runs under Flask."""
+    twin, _, framework = name.partition("@")
+    return twin, framework or FRAMEWORKS[0]

@@ -1,4 +1,8 @@
-"""Twins for the POOL checks."""
+"""Twins for the POOL checks.
+
+Twins of SQLAlchemy's pool (size, max_overflow, pool_timeout) run under Flask only: Django has no pool, one
+connection per thread kept CONN_MAX_AGE seconds (the `recycle` of a `kind: django` pool).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ TWINS = [
             "POOL-01": r"can open 20 connections .* but the server allows max_connections 20",
         },
         postgres={"max_connections": "20"},
+        frameworks=("flask",),
     ),
     Twin(
         name="pg-connections-exhausted",
@@ -46,6 +51,7 @@ TWINS = [
         },
         app={"pool": {"timeout": 60}},
         env={"database": {"pool": {"timeout": 60}}},
+        frameworks=("flask",),
     ),
     Twin(
         name="pool-guide-numbers-on-a-fleet",
@@ -57,6 +63,7 @@ TWINS = [
         },
         app={"pool": {"size": 10, "max_overflow": 20}},
         env={"database": {"pool": {"processes": 12, "size": 10, "max_overflow": 20}}},
+        frameworks=("flask",),
     ),
     Twin(
         name="pool-behind-short-proxy-timeout",
@@ -78,5 +85,6 @@ TWINS = [
         },
         app={"pool": {"timeout": 0}},
         env={"database": {"pool": {"timeout": 0}}},
+        frameworks=("flask",),
     ),
 ]

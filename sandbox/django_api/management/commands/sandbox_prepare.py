@@ -1,0 +1,41 @@
+"""The release step: apply the migrations, then create (or reset) the smoke user the suite logs in with.
+
+The smoke user's email and password come from the environment, not argv (ps would show them).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+EMAIL_ENV = "SANDBOX_SMOKE_EMAIL"
+PASSWORD_ENV = "SANDBOX_SMOKE_PASSWORD"
+
+
+class Command(BaseCommand):
+    help = f"migrate, then the smoke user from ${EMAIL_ENV} and ${PASSWORD_ENV}"
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--done", type=Path, help="create this file when everything succeeded")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        email, password = os.environ.get(EMAIL_ENV), os.environ.get(PASSWORD_ENV)
+        if not email or not password:
+            raise CommandError(f"{EMAIL_ENV} and {PASSWORD_ENV} must be set")
+        call_command("migrate", interactive=False, verbosity=1)
+
+        from sandbox.django_api.models import User
+
+        user = User.objects.filter(email=email.lower()).first()
+        if user is None:
+            User.objects.create_user(email, password)
+        else:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        self.stdout.write(f"smoke user {email.lower()} ready")
+        if options["done"]:
+            options["done"].touch()

@@ -1,0 +1,139 @@
+"""Django settings built from the sandbox's app settings (sandbox.settings.DEFAULT_SETTINGS + the twin's).
+
+The JSON file named by SANDBOX_APP_SETTINGS is the one the Flask app reads; each setting maps to
+the Django (or django-cors-headers) setting that expresses the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from sandbox.settings import DEFAULT_SETTINGS, SETTINGS_ENV, merge
+
+
+def _load() -> dict[str, Any]:
+    path = os.environ.get(SETTINGS_ENV)
+    if not path:
+        raise RuntimeError(f"{SETTINGS_ENV} must name the app settings file (JSON)")
+    with open(path) as handle:
+        cfg = merge(DEFAULT_SETTINGS, json.load(handle))
+    for required in ("secret_key", "database_url", "webhook_secret"):
+        if not cfg[required]:
+            raise ValueError(f"setting {required} is required")
+    return cfg
+
+
+def _database(url: str, pool: dict[str, Any]) -> dict[str, Any]:
+    parts = urlsplit(url)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/"),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or 5432),
+        # Django has no pool: one persistent connection per thread, closed after CONN_MAX_AGE.
+        "CONN_MAX_AGE": pool["recycle"],
+        "CONN_HEALTH_CHECKS": pool["pre_ping"],
+        "OPTIONS": {"connect_timeout": 5, "application_name": "preflight-sandbox-app"},
+    }
+
+
+# A plain scheme://host[:port] is an exact origin; anything else is a pattern, as Flask-CORS reads it.
+_EXACT_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d+)?$")
+
+
+def _origins(value: str | list[str]) -> tuple[list[str], list[str]]:
+    listed = [value] if isinstance(value, str) else list(value)
+    exact = [o for o in listed if _EXACT_ORIGIN.match(o)]
+    return exact, [o for o in listed if o not in exact]
+
+
+SANDBOX = _load()
+_cookies = SANDBOX["cookies"]
+_cors = SANDBOX["cors"]
+
+SECRET_KEY: str = SANDBOX["secret_key"]
+DEBUG = False
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", ".preflight.test"]
+ROOT_URLCONF = "sandbox.django_api.urls"
+WSGI_APPLICATION = "sandbox.django_api.wsgi.application"
+AUTH_USER_MODEL = "verihome.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "corsheaders",
+    "sandbox.django_api.apps.VeriHomeConfig",
+]
+
+MIDDLEWARE = [
+    *(["corsheaders.middleware.CorsMiddleware"] if _cors["enabled"] else []),
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+DATABASES = {"default": _database(SANDBOX["database_url"], SANDBOX["pool"])}
+
+# nginx terminates TLS and says so; the Host it forwards carries the public port.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = True
+# nginx owns the security headers for the whole site (as for the Flask app): Django's copies would be
+# sent twice, one with a different Referrer-Policy.
+SECURE_CONTENT_TYPE_NOSNIFF = False
+SECURE_REFERRER_POLICY = None
+SECURE_CROSS_ORIGIN_OPENER_POLICY = None
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_NAME = "sessionid"
+SESSION_COOKIE_SECURE: bool = _cookies["session_secure"]
+SESSION_COOKIE_HTTPONLY: bool = _cookies["session_httponly"]
+SESSION_COOKIE_SAMESITE: str | None = _cookies["session_samesite"]
+SESSION_COOKIE_AGE = int(_cookies["session_days"] * 24 * 3600)
+
+CSRF_COOKIE_NAME = "csrftoken"
+CSRF_COOKIE_SECURE: bool = _cookies["csrf_secure"]
+# The SPA reads it and echoes it in X-CSRFToken.
+CSRF_COOKIE_HTTPONLY = False
+CSRF_COOKIE_SAMESITE: str | None = _cookies["csrf_samesite"]
+CSRF_TRUSTED_ORIGINS = [o for o in _origins(_cors["origins"])[0] if o.startswith("https://")]
+CSRF_FAILURE_VIEW = "sandbox.django_api.views.csrf_failure"
+
+# Not a Django setting: the remember-me cookie the login view sets by hand, like Flask-Login's.
+REMEMBER_COOKIE = {
+    "name": "remember_token",
+    "max_age": int(_cookies["remember_days"] * 24 * 3600),
+    "secure": _cookies["remember_secure"],
+    "httponly": _cookies["remember_httponly"],
+    "samesite": _cookies["remember_samesite"],
+}
+
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOWED_ORIGINS, CORS_ALLOWED_ORIGIN_REGEXES = _origins(_cors["origins"])
+CORS_ALLOW_CREDENTIALS: bool = _cors["supports_credentials"]
+CORS_ALLOW_HEADERS: list[str] = list(_cors["allow_headers"])
+CORS_ALLOW_METHODS: list[str] = list(_cors["methods"])
+CORS_PREFLIGHT_MAX_AGE: int = _cors["max_age"]
+
+WEBHOOK = {**SANDBOX["webhook"], "secret": SANDBOX["webhook_secret"]}
+JWT_LIFETIME_SECONDS = 900
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+    "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False}},
+}

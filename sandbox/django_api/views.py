@@ -1,0 +1,281 @@
+"""The API's views (sandbox/API.md). Errors are JSON; the webhook is verified by the stripe library."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import stripe
+from django.conf import settings
+from django.contrib import auth
+from django.db import DatabaseError, connection
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from sandbox.django_api.models import LoginAttempt, Payment, Property, User, UserSession
+
+log = logging.getLogger("sandbox.django_api")
+View = Callable[..., HttpResponse]
+
+
+def error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def methods(*allowed: str) -> Callable[[View], View]:
+    """Like django.views.decorators.http.require_http_methods, with a JSON 405."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in allowed:
+                response = error(405, "method not allowed")
+                response["Allow"] = ", ".join(allowed)
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+# --- error handlers (urls.handler400 ... handler500, CSRF_FAILURE_VIEW) ----------------------------
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error(400, "bad request")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error(403, "forbidden")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error(404, "not found")
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return error(500, "internal server error")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    return error(403, "csrf verification failed")
+
+
+# --- health ------------------------------------------------------------------------------------
+
+
+@methods("GET", "HEAD")
+def health(request: HttpRequest) -> JsonResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        log.exception("database health check failed")
+        return JsonResponse({"status": "error", "database": "error"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@methods("GET", "HEAD")
+def auth_health(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+# --- properties --------------------------------------------------------------------------------
+
+
+def _public(request: HttpRequest, prop: Property) -> dict[str, Any]:
+    return {
+        "id": prop.id,
+        "title": prop.title,
+        "city": prop.city,
+        "price_per_month": prop.price_per_month,
+        "currency": "EUR",
+        # https://<public host>/... behind nginx: SECURE_PROXY_SSL_HEADER and USE_X_FORWARDED_HOST.
+        "url": request.build_absolute_uri(reverse("property-detail", args=[prop.id])),
+    }
+
+
+@methods("GET", "HEAD")
+def properties(request: HttpRequest) -> JsonResponse:
+    return JsonResponse([_public(request, p) for p in Property.objects.all()], safe=False)
+
+
+@methods("GET", "HEAD")
+def property_detail(request: HttpRequest, property_id: int) -> JsonResponse:
+    prop = Property.objects.filter(pk=property_id).first()
+    if prop is None:
+        return error(404, "not found")
+    return JsonResponse(_public(request, prop))
+
+
+# --- authentication ----------------------------------------------------------------------------
+
+
+def _credentials(request: HttpRequest) -> tuple[str, str] | None:
+    try:
+        body = json.loads(request.body or b"null")
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    email, password = body.get("email"), body.get("password")
+    if not isinstance(email, str) or not isinstance(password, str):
+        return None
+    return email.strip().lower(), password
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.headers.get("X-Real-IP") or request.META.get("REMOTE_ADDR") or None
+
+
+def _authenticate(request: HttpRequest, email: str, password: str) -> User | None:
+    user = auth.authenticate(request, username=email, password=password)
+    LoginAttempt.objects.create(email=email, ip_address=_client_ip(request), success=user is not None)
+    if user is None:
+        User.objects.filter(email=email).update(failed_login_attempts=F("failed_login_attempts") + 1)
+        return None
+    if user.failed_login_attempts:
+        User.objects.filter(pk=user.pk).update(failed_login_attempts=0)
+    return user if isinstance(user, User) else None
+
+
+# The SPA logs in with JSON and gets its CSRF cookie from this answer: there is no token to check yet.
+@csrf_exempt
+@methods("POST")
+def login(request: HttpRequest) -> JsonResponse:
+    credentials = _credentials(request)
+    if credentials is None:
+        return error(400, "expected a JSON object with email and password")
+    user = _authenticate(request, *credentials)
+    if user is None:
+        return error(401, "invalid credentials")
+    auth.login(request, user)  # a new session key, and a new CSRF token
+    UserSession.objects.create(
+        user=user,
+        session_key=request.session.session_key or "",
+        ip_address=_client_ip(request),
+        expires_at=request.session.get_expiry_date(),
+    )
+    get_token(request)
+    response = JsonResponse({"status": "ok", "user": {"id": user.pk, "email": user.email}})
+    remember = settings.REMEMBER_COOKIE
+    response.set_cookie(
+        remember["name"],
+        secrets.token_urlsafe(32),
+        max_age=remember["max_age"],
+        secure=remember["secure"],
+        httponly=remember["httponly"],
+        samesite=remember["samesite"],
+    )
+    return response
+
+
+@csrf_exempt
+@methods("POST")
+def token(request: HttpRequest) -> JsonResponse:
+    credentials = _credentials(request)
+    if credentials is None:
+        return error(400, "expected a JSON object with email and password")
+    user = _authenticate(request, *credentials)
+    if user is None:
+        return error(401, "invalid credentials")
+    now = dt.datetime.now(dt.UTC)
+    lifetime = int(settings.JWT_LIFETIME_SECONDS)
+    claims = {"sub": str(user.pk), "iat": now, "exp": now + dt.timedelta(seconds=lifetime)}
+    access = jwt.encode(claims, settings.SECRET_KEY, algorithm="HS256")
+    return JsonResponse({"access": access, "token_type": "Bearer", "expires_in": lifetime})
+
+
+def _bearer_user(request: HttpRequest) -> User | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    try:
+        claims = jwt.decode(
+            value.strip(), settings.SECRET_KEY, algorithms=["HS256"], options={"require": ["sub", "exp", "iat"]}
+        )
+    except jwt.InvalidTokenError:
+        return None
+    return User.objects.filter(pk=claims["sub"], is_active=True).first()
+
+
+def protected(view: Callable[[HttpRequest, User], HttpResponse]) -> View:
+    """The session cookie or Authorization: Bearer <JWT>; a JSON 401 otherwise."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        user = request.user if request.user.is_authenticated else _bearer_user(request)
+        if not isinstance(user, User):
+            return error(401, "authentication required")
+        return view(request, user)
+
+    return wrapper
+
+
+@methods("GET", "HEAD")
+@protected
+def account(request: HttpRequest, user: User) -> JsonResponse:
+    return JsonResponse({"id": user.pk, "email": user.email})
+
+
+@methods("GET", "HEAD")
+@protected
+def payments(request: HttpRequest, user: User) -> JsonResponse:
+    rows = Payment.objects.filter(user=user)
+    return JsonResponse(
+        [
+            {
+                "id": p.id,
+                "property": p.property_id,
+                "amount": p.amount_cents / 100,
+                "currency": p.currency,
+                "status": p.status,
+                "due_date": p.due_date.isoformat(),
+            }
+            for p in rows
+        ],
+        safe=False,
+    )
+
+
+# --- Stripe ------------------------------------------------------------------------------------
+
+VERIFY_MODES = ("signature", "none", "header-presence", "no-tolerance")
+
+
+@csrf_exempt
+@methods("POST")
+def stripe_webhook(request: HttpRequest) -> JsonResponse:
+    hook = settings.WEBHOOK
+    mode, secret = hook["verify"], hook["secret"]
+    payload = request.body
+    signature = request.headers.get("Stripe-Signature")
+    try:
+        if mode == "signature":
+            event = stripe.Webhook.construct_event(payload, signature, secret)
+            event_type = event.get("type")
+        else:
+            if mode == "header-presence" and not signature:
+                return error(400, "missing Stripe-Signature header")
+            text = payload.decode("utf-8")
+            if mode == "no-tolerance":
+                stripe.WebhookSignature.verify_header(text, signature, secret, tolerance=None)
+            event_type = json.loads(text).get("type")
+    except stripe.SignatureVerificationError:
+        return error(400, "invalid signature")
+    except (ValueError, AttributeError):
+        return error(400, "invalid payload")
+    log.info("stripe event received: %s at %s", event_type, timezone.now().isoformat())
+    return JsonResponse({"received": True})

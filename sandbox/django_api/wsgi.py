@@ -1,0 +1,11 @@
+"""gunicorn's entry point: ``sandbox.django_api.wsgi:application``."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sandbox.django_api.settings")
+
+application = get_wsgi_application()
