@@ -47,10 +47,13 @@ def _database(url: str, pool: dict[str, Any]) -> dict[str, Any]:
 _EXACT_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d+)?$")
 
 
-def _origins(value: str | list[str]) -> tuple[list[str], list[str]]:
-    listed = [value] if isinstance(value, str) else list(value)
-    exact = [o for o in listed if _EXACT_ORIGIN.match(o)]
-    return exact, [o for o in listed if o not in exact]
+def _origins(cors: dict[str, Any]) -> tuple[list[str], list[str | re.Pattern[str]]]:
+    """(CORS_ALLOWED_ORIGINS, CORS_ALLOWED_ORIGIN_REGEXES); one string (a twin's ".*") is used alone."""
+    if isinstance(cors["origins"], str):
+        return [], [cors["origins"]]
+    exact = [o for o in cors["origins"] if _EXACT_ORIGIN.match(o)]
+    patterns: list[str | re.Pattern[str]] = [o for o in cors["origins"] if o not in exact]
+    return exact, [*patterns, *(re.compile(p, re.IGNORECASE) for p in cors["origin_regexes"])]
 
 
 SANDBOX = _load()
@@ -82,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sandbox.django_api.middleware.ApiAuthMiddleware",
 ]
 
 DATABASES = {"default": _database(SANDBOX["database_url"], SANDBOX["pool"])}
@@ -107,7 +111,7 @@ CSRF_COOKIE_SECURE: bool = _cookies["csrf_secure"]
 # The SPA reads it and echoes it in X-CSRFToken.
 CSRF_COOKIE_HTTPONLY = False
 CSRF_COOKIE_SAMESITE: str | None = _cookies["csrf_samesite"]
-CSRF_TRUSTED_ORIGINS = [o for o in _origins(_cors["origins"])[0] if o.startswith("https://")]
+CSRF_TRUSTED_ORIGINS = [o for o in _origins(_cors)[0] if o.startswith("https://")]
 CSRF_FAILURE_VIEW = "sandbox.django_api.views.csrf_failure"
 
 # Not a Django setting: the remember-me cookie the login view sets by hand, like Flask-Login's.
@@ -120,14 +124,16 @@ REMEMBER_COOKIE = {
 }
 
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOWED_ORIGINS, CORS_ALLOWED_ORIGIN_REGEXES = _origins(_cors["origins"])
+CORS_ALLOWED_ORIGINS, CORS_ALLOWED_ORIGIN_REGEXES = _origins(_cors)
 CORS_ALLOW_CREDENTIALS: bool = _cors["supports_credentials"]
 CORS_ALLOW_HEADERS: list[str] = list(_cors["allow_headers"])
 CORS_ALLOW_METHODS: list[str] = list(_cors["methods"])
 CORS_PREFLIGHT_MAX_AGE: int = _cors["max_age"]
 
 WEBHOOK = {**SANDBOX["webhook"], "secret": SANDBOX["webhook_secret"]}
-JWT_LIFETIME_SECONDS = 900
+# Not Django settings: the JWT verifier and the paths that need a user (sandbox/API.md, `auth`).
+API_AUTH: dict[str, Any] = SANDBOX["auth"]
+JWT_LIFETIME_SECONDS = int(API_AUTH["access_minutes"] * 60)
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ The smoke user's email and password come from the environment, not argv (ps woul
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +29,26 @@ class Command(BaseCommand):
             raise CommandError(f"{EMAIL_ENV} and {PASSWORD_ENV} must be set")
         call_command("migrate", interactive=False, verbosity=1)
 
-        from sandbox.django_api.models import User
+        from sandbox.django_api.models import Payment, User
 
         user = User.objects.filter(email=email.lower()).first()
         if user is None:
-            User.objects.create_user(email, password)
+            user = User.objects.create_user(email, password)
         else:
             user.set_password(password)
             user.save(update_fields=["password"])
+        # The smoke user's rent, as in the Flask app's fixed list.
+        for intent, property_id, amount in (("pay_1001", 42, 1450), ("pay_1002", 43, 1180)):
+            Payment.objects.update_or_create(
+                stripe_payment_intent=intent,
+                defaults={
+                    "user": user,
+                    "property_id": property_id,
+                    "amount_cents": amount * 100,
+                    "status": "succeeded",
+                    "due_date": date(2026, 11, 1),
+                },
+            )
         self.stdout.write(f"smoke user {email.lower()} ready")
         if options["done"]:
             options["done"].touch()
