@@ -36,7 +36,9 @@ from sandbox.twins import Twin, resolve
 
 __all__ = ["Sandbox", "SandboxError", "start", "DEFAULT_TIMEOUT", "VARIABLES"]
 
-DEFAULT_TIMEOUT = 30.0
+# A hang guard for the whole start, not a speed target: on a loaded machine the Django release step
+# (migrate) alone can take tens of seconds after its cluster is up.
+DEFAULT_TIMEOUT = 60.0
 GOOD = "good"
 # The cluster shared by the twins that change only data (a database each).
 DATA = "data-twins"

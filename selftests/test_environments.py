@@ -76,7 +76,7 @@ def test_every_shipped_environment_is_valid() -> None:
         "SMOKE_EMAIL": "smoke@example.com",
     }
     for path in sorted((ROOT / "environments").glob("*.yml")):
-        if path.stem == "local":
+        if path.stem in ("local", "local-django"):
             env = envmod.load(path, "--env", environ={}, sandbox_variables=lambda twin: PLACEHOLDERS)
         else:
             env = envmod.load(path, "--env", environ=environ)
