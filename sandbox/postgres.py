@@ -271,6 +271,9 @@ class Cluster:
             self.max_connections = int(conn.execute("SHOW max_connections").fetchone()[0])
         with self._local(dbname=APP_DATABASE) as conn:
             conn.execute("CREATE EXTENSION pg_stat_statements")
+        if self.django:
+            with self._local(dbname=DJANGO_DATABASE) as conn:
+                conn.execute("CREATE EXTENSION pg_stat_statements")
         migrate(lambda: self._connect(APP_DATABASE, APP_ROLE))
         with self._connect(APP_DATABASE, APP_ROLE) as conn:
             conn.execute("INSERT INTO users (email, password_hash) VALUES (%s, %s)", (email, password_hash))

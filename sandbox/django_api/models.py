@@ -6,7 +6,8 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, UniqueConstraint
+from django.db.models.functions import Lower
 
 
 class UserManager(BaseUserManager["User"]):
@@ -30,6 +31,8 @@ class User(AbstractBaseUser):
 
     class Meta:
         db_table = "users"
+        # The H guide's fix for duplicate users, and emails that differ only in case.
+        constraints = [UniqueConstraint(Lower("email"), name="users_email_lower_uniq")]
 
 
 class Property(models.Model):
@@ -75,16 +78,15 @@ class Message(models.Model):
 
     class Meta:
         db_table = "messages"
-        indexes = [
-            models.Index(fields=["conversation_id", "created_at"], name="idx_messages_conv_created"),
-        ]
+        # idx_messages_conversation_created (the guide's name, longer than Django's 30-character limit for
+        # Index names) is created by migration 0003 in SQL.
 
 
 class UserSession(models.Model):
     """One row per login, next to Django's own session store (H: Authentication Issues counts these)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
-    session_key = models.CharField(max_length=40, db_index=True)
+    session_key = models.CharField(max_length=40, unique=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)

@@ -27,7 +27,7 @@ def _load() -> dict[str, Any]:
     return cfg
 
 
-def _database(url: str, pool: dict[str, Any]) -> dict[str, Any]:
+def _database(url: str, pool: dict[str, Any], port: int | None) -> dict[str, Any]:
     parts = urlsplit(url)
     return {
         "ENGINE": "django.db.backends.postgresql",
@@ -35,7 +35,7 @@ def _database(url: str, pool: dict[str, Any]) -> dict[str, Any]:
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
-        "PORT": str(parts.port or 5432),
+        "PORT": str(port or parts.port or 5432),
         # Django has no pool: one persistent connection per thread, closed after CONN_MAX_AGE.
         "CONN_MAX_AGE": pool["recycle"],
         "CONN_HEALTH_CHECKS": pool["pre_ping"],
@@ -61,7 +61,8 @@ _cookies = SANDBOX["cookies"]
 _cors = SANDBOX["cors"]
 
 SECRET_KEY: str = SANDBOX["secret_key"]
-DEBUG = False
+# debug: Django's technical 404 and 500 pages (settings, URLconf, tracebacks) instead of handler404/500.
+DEBUG: bool = SANDBOX["debug"]
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", ".preflight.test"]
 ROOT_URLCONF = "sandbox.django_api.urls"
 WSGI_APPLICATION = "sandbox.django_api.wsgi.application"
@@ -88,11 +89,13 @@ MIDDLEWARE = [
     "sandbox.django_api.middleware.ApiAuthMiddleware",
 ]
 
-DATABASES = {"default": _database(SANDBOX["database_url"], SANDBOX["pool"])}
+# database_port: a twin's wrong port (the health view then answers 503).
+DATABASES = {"default": _database(SANDBOX["database_url"], SANDBOX["pool"], SANDBOX["database_port"])}
 
-# nginx terminates TLS and says so; the Host it forwards carries the public port.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-USE_X_FORWARDED_HOST = True
+# nginx terminates TLS and says so; the Host it forwards carries the public port (trust_proxy).
+if SANDBOX["trust_proxy"]:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
 # nginx owns the security headers for the whole site (as for the Flask app): Django's copies would be
 # sent twice, one with a different Referrer-Policy.
 SECURE_CONTENT_TYPE_NOSNIFF = False
@@ -112,7 +115,8 @@ CSRF_COOKIE_SECURE: bool = _cookies["csrf_secure"]
 CSRF_COOKIE_HTTPONLY = False
 CSRF_COOKIE_SAMESITE: str | None = _cookies["csrf_samesite"]
 CSRF_TRUSTED_ORIGINS = [o for o in _origins(_cors)[0] if o.startswith("https://")]
-CSRF_FAILURE_VIEW = "sandbox.django_api.views.csrf_failure"
+if SANDBOX["json_errors"]:
+    CSRF_FAILURE_VIEW = "sandbox.django_api.views.csrf_failure"
 
 # Not a Django setting: the remember-me cookie the login view sets by hand, like Flask-Login's.
 REMEMBER_COOKIE = {
@@ -134,6 +138,8 @@ WEBHOOK = {**SANDBOX["webhook"], "secret": SANDBOX["webhook_secret"]}
 # Not Django settings: the JWT verifier and the paths that need a user (sandbox/API.md, `auth`).
 API_AUTH: dict[str, Any] = SANDBOX["auth"]
 JWT_LIFETIME_SECONDS = int(API_AUTH["access_minutes"] * 60)
+JSON_ERRORS: bool = SANDBOX["json_errors"]
+SLOW_QUERY_SECONDS: float = SANDBOX["slow_query_seconds"]
 
 LOGGING = {
     "version": 1,

@@ -7,10 +7,12 @@ from django.urls import path
 
 from sandbox.django_api import views
 
-handler400 = "sandbox.django_api.views.bad_request"
-handler403 = "sandbox.django_api.views.permission_denied"
-handler404 = "sandbox.django_api.views.not_found"
-handler500 = "sandbox.django_api.views.server_error"
+# json_errors: without these, Django's default HTML error pages.
+if settings.JSON_ERRORS:
+    handler400 = "sandbox.django_api.views.bad_request"
+    handler403 = "sandbox.django_api.views.permission_denied"
+    handler404 = "sandbox.django_api.views.not_found"
+    handler500 = "sandbox.django_api.views.server_error"
 
 if settings.WEBHOOK["verify"] not in views.VERIFY_MODES:
     raise ValueError(f"unknown webhook verify mode {settings.WEBHOOK['verify']!r}")

@@ -108,6 +108,9 @@ def _public(request: HttpRequest, prop: Property) -> dict[str, Any]:
 
 @methods("GET", "HEAD")
 def properties(request: HttpRequest) -> JsonResponse:
+    if settings.SLOW_QUERY_SECONDS:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(%s)", [settings.SLOW_QUERY_SECONDS])
     return JsonResponse([_public(request, p) for p in Property.objects.all()], safe=False)
 
 

@@ -12,7 +12,7 @@ TWINS = [
         guide=f"{H}: Application Not Loading",
         breaks={
             "APP-01": r"api health https://localhost:\d+/api/health answered 503 application/json: "
-            r"\{\"database\":\"error\"",
+            r"\{.*\"database\": ?\"error\"",
         },
         app={"database_port": 1},
     ),
@@ -35,7 +35,7 @@ TWINS = [
         breaks={
             # Flask shows its console; Django's DEBUG shows its technical 404 on the unknown route.
             "APP-03": r"https://localhost:\d+/api/\S+ answered \d+ text/html showing "
-            r"(the Werkzeug debugger|Django's technical 404 page).*: debug mode is on",
+            r"(.* and )?(the Werkzeug debugger|Django's technical 404 page).*: debug mode is on",
         },
         app={"debug": True},
     ),

@@ -35,14 +35,15 @@ class Twin:
     hold_transaction: str = ""  # run in a transaction that stays open, idle, for the whole run
     next_xid: int = 0  # pg_resetwal -x on the stopped cluster before its first start (needs `postgres`)
     # Where the misconfiguration can be expressed; a twin of a Flask/SQLAlchemy-only setting lists only flask.
-    # Left unset, a twin that changes only Redis runs under Flask alone: the API does not use Redis, so a
-    # Django instance would show the checks the very same server.
+    # Left unset: both, except for a twin that changes only Redis or the Flask API's database (its data,
+    # Alembic revision, transaction ids): under Django the checks would see the very same server.
     frameworks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.frameworks:
-            redis_only = (self.redis or self.redis_setup) and not (self.app or self.nginx or self.postgres)
-            object.__setattr__(self, "frameworks", FRAMEWORKS[:1] if redis_only else FRAMEWORKS)
+            server_only = self.redis or self.redis_setup or self.database or self.next_xid
+            flask_only = server_only and not (self.app or self.nginx)
+            object.__setattr__(self, "frameworks", FRAMEWORKS[:1] if flask_only else FRAMEWORKS)
 
     @property
     def database(self) -> bool:

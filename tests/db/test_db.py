@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from psycopg import sql
@@ -22,7 +23,8 @@ def _ident(name: str) -> sql.Identifier:
 
 
 def _normal(expression: str) -> str:
-    return expression.replace('"', "").replace(" ", "").lower()
+    # Casts PostgreSQL adds for display (Django's EmailField is varchar: lower(email::text)) are not part of the key.
+    return re.sub(r"::\w+(\(\d+\))?", "", expression.replace('"', "").replace(" ", "").lower())
 
 
 @check(
