@@ -339,8 +339,7 @@ def test_foreign_keys_indexed(need, db) -> None:
     inputs={"max_orphans": 0},
 )
 def test_integrity_holds(need, db, env, inputs) -> None:
-    """Integrity holds: unique keys exist without duplicates, relations have no orphans, and
-    every constraint is validated.
+    """Integrity holds: unique keys without duplicates, no orphans, every constraint validated.
 
     Two accounts whose emails differ only in case make a case-insensitive login pick either one;
     rows pointing at deleted parents break pages and reports that join them; a NOT VALID
