@@ -108,6 +108,7 @@ def migrate_django(
     smoke_user: tuple[str, str],
     deadline: float,
     launcher: Launcher | None,
+    target: tuple[str, str] | None = None,
 ) -> None:
     """The Django release step: `manage.py migrate`, then the smoke user (sandbox_prepare), before gunicorn starts.
 
@@ -119,7 +120,7 @@ def migrate_django(
     # A forked process's exit status goes to the launcher, which reaps it: success is this file.
     done = directory / "prepared"
     done.unlink(missing_ok=True)
-    args = ["sandbox_prepare", "--no-color", "--done", str(done)]
+    args = ["sandbox_prepare", "--no-color", "--done", str(done), *(["--target", *target] if target else [])]
     name = f"django migrate in {directory}"
     proc: Process
     if launcher is not None:

@@ -293,6 +293,15 @@ class Cluster:
         """Like _local, but in transactions (for SQLAlchemy and bulk rows)."""
         return psycopg.connect(host=str(self.sockets), port=self.port, user=user, dbname=dbname, connect_timeout=5)
 
+    def create_django_database(self, twin: str) -> str:
+        """An empty database for a Django twin's own migrations (with pg_stat_statements, like app_django)."""
+        name = "django_" + database_name(twin)
+        with self._local() as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE)))
+        with self._local(dbname=name) as conn:
+            conn.execute("CREATE EXTENSION pg_stat_statements")
+        return name
+
     def clone_for(self, twin: str) -> str:
         """A database of the twin's own, copied from the migrated and seeded `app`; its name."""
         name = database_name(twin)

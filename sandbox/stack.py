@@ -306,16 +306,25 @@ class Sandbox:
             for key, cluster in self._clusters.items()
         }
         futures += clusters.values()
+        # Django's release step once per cluster (app_django), and once per twin that stops it early.
         migrated = {
             key: pool.submit(self._migrate_django, self._clusters[key], clusters[key], launcher, deadline)
             for key in django_clusters
         }
+        for twin, framework in instances:
+            if framework == "django" and twin.django_migrate_to:
+                key = keys[twin.instance(framework)]
+                migrated[twin.instance(framework)] = pool.submit(
+                    self._migrate_django, self._clusters[key], clusters[key], launcher, deadline, twin
+                )
         futures += migrated.values()
         for twin, framework in instances:
             key = keys[twin.instance(framework)]
             knobs = knobs_for(twin.nginx)
             root = roots["leftovers" if knobs["leftovers"] else knobs["build"]]
-            ready = migrated[key] if framework == "django" else clusters[key]
+            ready = clusters[key]
+            if framework == "django":
+                ready = migrated.get(twin.instance(framework), migrated[key])
             futures.append(
                 pool.submit(self._start_twin, twin, framework, ready, self._clusters[key], root, launcher, deadline)
             )
@@ -339,25 +348,35 @@ class Sandbox:
         self._mark(f"postgres {cluster.name}")
 
     def _migrate_django(
-        self, cluster: Cluster, cluster_ready: cf.Future[None], launcher: Launcher | None, deadline: float
-    ) -> None:
-        """Django's release step, once per cluster: migrate `app_django`, then the smoke user."""
+        self,
+        cluster: Cluster,
+        cluster_ready: cf.Future[None],
+        launcher: Launcher | None,
+        deadline: float,
+        twin: Twin | None = None,
+    ) -> str:
+        """Django's release step: migrate `app_django` (or a twin's own database, up to its
+        django_migrate_to), then the smoke user. Returns the database's name."""
         _result(cluster_ready, deadline, f"postgres '{cluster.name}' (log: {cluster.log})")
+        database, where, target = DJANGO_DATABASE, cluster.name, None
+        if twin is not None:
+            database, where, target = cluster.create_django_database(twin.name), twin.name, twin.django_migrate_to
         settings = {
             "secret_key": secrets.token_urlsafe(32),
-            "database_url": cluster.url(DJANGO_DATABASE),
+            "database_url": cluster.url(database),
             "webhook_secret": self.webhook_secret,
         }
-        directory = self.workdir / "django" / cluster.name
+        directory = self.workdir / "django" / where
         smoke_user = (self.login_email, self.login_password)
-        migrate_django(self._supervisor, directory, settings, smoke_user, deadline, launcher)
-        self._mark(f"django migrate {cluster.name}")
+        migrate_django(self._supervisor, directory, settings, smoke_user, deadline, launcher, target)
+        self._mark(f"django migrate {where}")
+        return database
 
     def _start_twin(
         self,
         twin: Twin,
         framework: str,
-        cluster_ready: cf.Future[None],
+        cluster_ready: cf.Future[Any],
         cluster: Cluster,
         web_root: Path,
         launcher: Launcher | None,
@@ -379,12 +398,11 @@ class Sandbox:
         )
         what = f"postgres '{cluster.name}' (log: {cluster.log})"
         if framework == "django":
-            what = (
-                f"django migrate for '{cluster.name}' (log: {self.workdir / 'django' / cluster.name / 'migrate.log'})"
-            )
-        _result(cluster_ready, deadline, what)
+            where = twin.name if twin.django_migrate_to else cluster.name
+            what = f"django migrate for '{where}' (log: {self.workdir / 'django' / where / 'migrate.log'})"
+        migrated = _result(cluster_ready, deadline, what)
         secret_key = secrets.token_urlsafe(32)
-        database = DJANGO_DATABASE if framework == "django" else APP_DATABASE
+        database = migrated if framework == "django" else APP_DATABASE
         if twin.database and framework == "flask":
             try:
                 database = cluster.clone_for(twin.name) if cluster.name == DATA else APP_DATABASE

@@ -12,7 +12,22 @@ A twin runs under each framework of `frameworks`: the instance `<twin>` is the F
 
 from __future__ import annotations
 
-from sandbox.twins import app, auth, cookies, cors, database, headers, nginx, pool, redis, spa, tls, ui, webhooks
+from sandbox.twins import (
+    app,
+    auth,
+    cookies,
+    cors,
+    database,
+    django,
+    headers,
+    nginx,
+    pool,
+    redis,
+    spa,
+    tls,
+    ui,
+    webhooks,
+)
 from sandbox.twins.model import FRAMEWORKS, H, Twin, V, instance_name, split_instance
 
 __all__ = ["FRAMEWORKS", "H", "TWINS", "V", "Twin", "instance_name", "resolve", "split_instance"]
@@ -24,7 +39,7 @@ GOOD = Twin(
     breaks={},
 )
 
-_AREAS = (spa, cors, cookies, pool, webhooks, tls, headers, app, auth, nginx, ui, database, redis)
+_AREAS = (spa, cors, cookies, pool, webhooks, tls, headers, app, auth, nginx, ui, database, redis, django)
 TWINS: dict[str, Twin] = {GOOD.name: GOOD}
 for _area in _AREAS:
     for _twin in _area.TWINS:

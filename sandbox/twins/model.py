@@ -34,6 +34,9 @@ class Twin:
     alembic_revision: str = ""  # downgrade the twin's database to this Alembic revision
     hold_transaction: str = ""  # run in a transaction that stays open, idle, for the whole run
     next_xid: int = 0  # pg_resetwal -x on the stopped cluster before its first start (needs `postgres`)
+    # Django twins: after migrating, the release step goes back to this migration (`manage.py migrate
+    # APP NAME`), in a Django database of the twin's own.
+    django_migrate_to: tuple[str, str] | None = None
     # Where the misconfiguration can be expressed; a twin of a Flask/SQLAlchemy-only setting lists only flask.
     # Left unset: both, except for a twin that changes only Redis or the Flask API's database (its data,
     # Alembic revision, transaction ids): under Django the checks would see the very same server.

@@ -22,12 +22,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--done", type=Path, help="create this file when everything succeeded")
+        parser.add_argument("--target", nargs=2, metavar=("APP", "MIGRATION"), help="then migrate back to this one")
 
     def handle(self, *args: Any, **options: Any) -> None:
         email, password = os.environ.get(EMAIL_ENV), os.environ.get(PASSWORD_ENV)
         if not email or not password:
             raise CommandError(f"{EMAIL_ENV} and {PASSWORD_ENV} must be set")
         call_command("migrate", interactive=False, verbosity=1)
+        if options["target"]:
+            call_command("migrate", *options["target"], interactive=False, verbosity=1)
 
         from sandbox.django_api.models import Payment, User
 
