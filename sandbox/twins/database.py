@@ -38,6 +38,7 @@ TWINS = [
             r"expected a single head",
         },
         env={"database": {"migrations": {"alembic": "../sandbox/migrations_two_heads"}}},
+        frameworks=("flask",),  # Alembic: the Flask API's migrations
     ),
     Twin(
         name="pg-read-only",
