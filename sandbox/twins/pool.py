@@ -87,4 +87,28 @@ TWINS = [
         env={"database": {"pool": {"timeout": 0}}},
         frameworks=("flask",),
     ),
+    Twin(
+        name="django-conn-max-age-forever",
+        description="CONN_MAX_AGE = None (persistent connections, never closed) behind a proxy that drops "
+        "connections idle for 300 s: workers reuse connections the proxy has already closed.",
+        guide=f"{H}: Connection Pool Configuration",
+        breaks={
+            "POOL-03": r"api: pool_recycle is off, but the proxy idle timeout \(300 s\) drops idle connections",
+        },
+        app={"pool": {"recycle": None}},
+        env={"database": {"pool": {"recycle": -1}, "proxy_idle_timeout": 300}},
+        frameworks=("django",),
+    ),
+    Twin(
+        name="django-threads-on-a-fleet",
+        description="gunicorn's gthread workers (16 processes x 16 threads) for Django, one connection per "
+        "thread: 256 connections against a server that allows 197.",
+        guide=f"{H}: Too Many Connections",
+        breaks={
+            "POOL-01": r"can open 256 connections \(api: 16 processes x 16 threads = 256\) "
+            r"but the server allows max_connections 200",
+        },
+        env={"database": {"pool": {"processes": 16, "threads": 16}}},
+        frameworks=("django",),
+    ),
 ]
