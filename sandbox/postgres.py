@@ -140,6 +140,7 @@ class Cluster:
         smoke_user: tuple[str, str],
         next_xid: int = 0,
         django: bool = False,
+        standby: bool = False,
     ) -> None:
         self.name = name
         self.supervisor = supervisor
@@ -151,6 +152,7 @@ class Cluster:
         self.settings = {**BASE_SETTINGS, **settings}
         self.smoke_user = smoke_user
         self.django = django
+        self.standby = standby
         self.port = 0
         self.max_connections = 0
         self.process: Process | None = None
@@ -248,10 +250,21 @@ class Cluster:
                 f"postgres '{self.name}'", argv, self.log, env=self._env(), cwd=self.home, stop_signal=signal.SIGINT
             )
 
-        self.process = self.supervisor.spawn_retrying(
-            launch, lambda proc: proc.wait_until(self._ready, deadline, "accepting connections")
-        )
+        def ready(proc: Process) -> None:
+            proc.wait_until(self._ready, deadline, "accepting connections")
+
+        self.process = self.supervisor.spawn_retrying(launch, ready)
         self._create_app_database()
+        if self.standby:
+            # Restarted with standby.signal and no primary: in recovery for good, read-only.
+            self.process.signal(signal.SIGINT)
+            if not self.process.wait(deadline - time.monotonic()):
+                raise self.process.fail("did not stop for its restart as a standby")
+            signal_file = self.data / "standby.signal"
+            signal_file.touch()
+            if is_root():
+                os.chown(signal_file, *unprivileged_ids())
+            self.process = self.supervisor.spawn_retrying(launch, ready)
 
     def _create_app_database(self) -> None:
         email, password_hash = self.smoke_user

@@ -273,6 +273,7 @@ class Sandbox:
         # A twin with PostgreSQL settings gets a cluster per instance: each framework's connections apart.
         keys = {t.instance(fw): (t.instance(fw) if t.postgres else DATA if t.database else GOOD) for t, fw in instances}
         django_clusters = {keys[t.instance(fw)] for t, fw in instances if fw == "django"}
+        standbys = {t.instance(fw) for t, fw in instances if t.standby and t.postgres}
         clusters = [(GOOD, {}, 0)] + [(t.instance(fw), t.postgres, t.next_xid) for t, fw in instances if t.postgres]
         if any(t.database and not t.postgres for t in twins):
             clusters.append((DATA, {}, 0))
@@ -287,6 +288,7 @@ class Sandbox:
                 smoke_user=smoke_user,
                 next_xid=next_xid,
                 django=key in django_clusters,
+                standby=key in standbys,
             )
         holds = {t.instance(fw): t.hold_connections for t, fw in instances if t.hold_connections}
         for key, settings, setup in [(GOOD, {}, QUEUE_SEED)] + [
@@ -541,6 +543,8 @@ def start(
             raise SandboxError(f"twin {twin.name!r} holds connections but has no cluster of its own")
         if twin.next_xid and not twin.postgres:
             raise SandboxError(f"twin {twin.name!r} resets the transaction id but has no cluster of its own")
+        if twin.standby and not twin.postgres:
+            raise SandboxError(f"twin {twin.name!r} runs a standby but has no cluster of its own")
 
     owns = workdir is None
     path = Path(tempfile.mkdtemp(prefix="preflight-sandbox-")) if workdir is None else Path(workdir).resolve()

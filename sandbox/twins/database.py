@@ -52,6 +52,18 @@ TWINS = [
         sql=("ALTER DATABASE {database} SET default_transaction_read_only = on",),
     ),
     Twin(
+        name="pg-standby",
+        description="The DSN points at a server in recovery: restored from a backup (or the old replica "
+        "after a failover) with standby.signal still in place and never promoted. It answers reads and "
+        "refuses every write.",
+        guide=f"{H}: Database Corruption",
+        breaks={"DB-03": r"127\.0\.0\.1:\d+/app is in recovery \(a standby, or a restore in progress\)"},
+        postgres={"hot_standby": "on"},
+        standby=True,
+        # Django's release step (manage.py migrate) cannot run on a standby; the server is the same for both.
+        frameworks=("flask",),
+    ),
+    Twin(
         name="pg-idle-in-transaction",
         description="A worker locked a session row (SELECT ... FOR UPDATE) and never committed: the "
         "session stays idle in transaction for the whole run. The twin lowers DB-04's 1 h "

@@ -37,6 +37,7 @@ class Twin:
     # Django twins: after migrating, the release step goes back to this migration (`manage.py migrate
     # APP NAME`), in a Django database of the twin's own.
     django_migrate_to: tuple[str, str] | None = None
+    standby: bool = False  # restart the cluster, once set up, as a standby with no primary (needs `postgres`)
     # Where the misconfiguration can be expressed; a twin of a Flask/SQLAlchemy-only setting lists only flask.
     # Left unset: both, except for a twin that changes only Redis or the Flask API's database (its data,
     # Alembic revision, transaction ids): under Django the checks would see the very same server.
