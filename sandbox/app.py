@@ -75,7 +75,7 @@ def create_app(settings: dict[str, Any]) -> Flask:
         pool_timeout=pool["timeout"],
         pool_recycle=pool["recycle"],
         pool_pre_ping=pool["pre_ping"],
-        connect_args={"connect_timeout": 5, "application_name": "preflight-sandbox-app"},
+        connect_args={"connect_timeout": 5, "application_name": "preflight-sandbox-app", **cfg["database_options"]},
     )
 
     cors = cfg["cors"]

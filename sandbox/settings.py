@@ -54,6 +54,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "slow_query_seconds": 0,
     # A port to connect to instead of the database's: DATABASE_URL names a port nothing listens on.
     "database_port": None,
+    # Extra options for the database driver (SQLAlchemy connect_args, Django DATABASES OPTIONS). The H
+    # guide's Django example adds {"MAX_CONNS": 20}, which psycopg refuses: no connection can be opened.
+    "database_options": {},
     "webhook": {
         "path": "/webhooks/stripe/",
         # "signature" (stripe.Webhook.construct_event), "none", "header-presence",
@@ -81,7 +84,8 @@ def merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> di
     for key, value in override.items():
         if key not in merged:
             raise KeyError(f"unknown setting {where}{key}")
-        if isinstance(merged[key], dict) and isinstance(value, dict):
+        # An empty dict by default (database_options) is a free-form map: the override replaces it.
+        if isinstance(merged[key], dict) and isinstance(value, dict) and merged[key]:
             merged[key] = merge(merged[key], value, f"{where}{key}.")
         else:
             merged[key] = copy.deepcopy(value)

@@ -444,7 +444,8 @@ class Sandbox:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         url = f"https://localhost:{running.nginx.https_port}/api/health"
-        expected = 503 if merge(DEFAULT_SETTINGS, running.twin.app)["database_port"] else 200
+        app_settings = merge(DEFAULT_SETTINGS, running.twin.app)
+        expected = 503 if app_settings["database_port"] or app_settings["database_options"] else 200
 
         def healthy() -> bool:
             try:

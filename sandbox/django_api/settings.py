@@ -27,7 +27,7 @@ def _load() -> dict[str, Any]:
     return cfg
 
 
-def _database(url: str, pool: dict[str, Any], port: int | None) -> dict[str, Any]:
+def _database(url: str, pool: dict[str, Any], port: int | None, options: dict[str, Any]) -> dict[str, Any]:
     parts = urlsplit(url)
     return {
         "ENGINE": "django.db.backends.postgresql",
@@ -39,7 +39,7 @@ def _database(url: str, pool: dict[str, Any], port: int | None) -> dict[str, Any
         # Django has no pool: one persistent connection per thread, closed after CONN_MAX_AGE.
         "CONN_MAX_AGE": pool["recycle"],
         "CONN_HEALTH_CHECKS": pool["pre_ping"],
-        "OPTIONS": {"connect_timeout": 5, "application_name": "preflight-sandbox-app"},
+        "OPTIONS": {"connect_timeout": 5, "application_name": "preflight-sandbox-app", **options},
     }
 
 
@@ -90,7 +90,11 @@ MIDDLEWARE = [
 ]
 
 # database_port: a twin's wrong port (the health view then answers 503).
-DATABASES = {"default": _database(SANDBOX["database_url"], SANDBOX["pool"], SANDBOX["database_port"])}
+DATABASES = {
+    "default": _database(
+        SANDBOX["database_url"], SANDBOX["pool"], SANDBOX["database_port"], SANDBOX["database_options"]
+    )
+}
 
 # nginx terminates TLS and says so; the Host it forwards carries the public port (trust_proxy).
 if SANDBOX["trust_proxy"]:

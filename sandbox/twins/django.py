@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox.twins.model import Twin, V
+from sandbox.twins.model import H, Twin, V
 
 TWINS = [
     Twin(
@@ -15,6 +15,17 @@ TWINS = [
             "DB-07": r"idx_messages_conversation_created",
         },
         django_migrate_to=("verihome", "0002_seed_properties"),
+        frameworks=("django",),
+    ),
+    Twin(
+        name="django-guide-max-conns",
+        description="The H guide's Django settings were copied verbatim: OPTIONS {'MAX_CONNS': 20} reaches "
+        "psycopg, which refuses the unknown option, so no request can open a database connection.",
+        guide=f"{H}: Connection Pool Configuration",
+        breaks={
+            "APP-01": r"api health https://localhost:\d+/api/health answered 503 application/json",
+        },
+        app={"database_options": {"MAX_CONNS": 20}},
         frameworks=("django",),
     ),
 ]
