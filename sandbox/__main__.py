@@ -48,7 +48,13 @@ def cmd_up(args: argparse.Namespace) -> int:
                 print(f"export {key}={shlex.quote(value)}")
         print(f"# started {len(names)} twin(s) in {elapsed:.1f} s; workdir {sandbox.workdir}")
         print(f"# state file: {state}")
-        print(f"# run the suite against it: pytest --env=local --sandbox-state {state}")
+        envs = []
+        if any("@" not in name for name in sandbox.twins):
+            envs.append("local")
+        if any(name.endswith("@django") for name in sandbox.twins):
+            envs.append("local-django")  # sandbox.framework: django
+        for env in envs:
+            print(f"# run the suite against it: pytest --env={env} --sandbox-state={state}")
         print("# Ctrl-C stops the sandbox.", flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:
