@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from selftests.harness import LOCAL, ROOT, Listener, run_suite, write_env
+from selftests.harness import LOCAL, LOCAL_DJANGO, ROOT, Listener, run_suite, write_env
 
-NAMES = {"nginx", "postgres", "redis-server", "gunicorn"}
+# django-admin: the Django API's release step (migrate), forked like gunicorn.
+NAMES = {"nginx", "postgres", "redis-server", "gunicorn", "django-admin"}
 
 
 def stack_processes() -> set[int]:
@@ -44,11 +45,13 @@ def settle(before: set[int], seconds: float = 10) -> set[int]:
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
-def test_a_run_starts_and_stops_its_own_sandbox(tmp_path: Path, workers: list[str]) -> None:
-    """One sandbox per run, also under xdist, where the workers use the controller's."""
+@pytest.mark.parametrize(
+    ("env", "workers"), [(LOCAL, []), (LOCAL, ["-n", "2"]), (LOCAL_DJANGO, [])], ids=["serial", "xdist", "django"]
+)
+def test_a_run_starts_and_stops_its_own_sandbox(tmp_path: Path, env: Path, workers: list[str]) -> None:
+    """One sandbox per run, also under xdist, where the workers use the controller's; the Django API too."""
     before = stack_processes()
-    run = run_suite(LOCAL, tmp_path / "reports", "-k", "SPA or POOL", *workers)
+    run = run_suite(env, tmp_path / "reports", "-k", "SPA or POOL", *workers)
     assert run.rc == 0, run.out[-3000:]
     assert run.out.count("preflight sandbox: started for this run") == 1
     ids = {check["id"] for check in run.document["checks"] if check["outcome"] == "passed"}
