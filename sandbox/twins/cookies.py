@@ -36,6 +36,16 @@ TWINS = [
         app={"cookies": {"remember_httponly": False}},
     ),
     Twin(
+        name="cookie-csrf-not-secure",
+        description="CSRF_COOKIE_SECURE = False (Django check --deploy W016): the csrftoken cookie also "
+        "travels over plain http://, where it can be read and replayed with a forged form.",
+        guide=f"{V}: SSL/HTTPS Issues",
+        breaks={
+            "COOK-01": r"cookie 'csrftoken' is set over HTTPS without Secure",
+        },
+        app={"cookies": {"csrf_secure": False}},
+    ),
+    Twin(
         name="cookie-csrf-no-samesite",
         description="The csrftoken cookie is set without SameSite (CSRF_COOKIE_SAMESITE = None).",
         guide=f"{H}: Authentication Issues",
