@@ -142,7 +142,12 @@ class Sandbox:
             "postgres": running.cluster.log,
             "redis": self._redis_for(twin).log,
             "redis_cache": self._redis_cache.log,
+            **({"django_migrate": self._migrate_log(running)} if running.framework == "django" else {}),
         }
+
+    def _migrate_log(self, running: _RunningTwin) -> Path:
+        where = running.twin.name if running.twin.django_migrate_to else running.cluster.name
+        return self.workdir / "django" / where / "migrate.log"
 
     def superuser(self, twin: str = GOOD) -> Any:
         """A superuser psycopg connection (autocommit) to the twin's database, for self-tests that
