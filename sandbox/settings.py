@@ -64,6 +64,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         "verify": "signature",
         # "environment": the endpoint secret the environment declares; "stale": another whsec_.
         "secret": "environment",
+        # Django: the view is @csrf_exempt (Stripe sends no CSRF token). Flask has no CSRF protection
+        # in front of its views, so there it changes nothing.
+        "csrf_exempt": True,
     },
     "auth": {
         # Lifetime of the access JWT issued by POST /api/auth/token (exp - iat), minutes.

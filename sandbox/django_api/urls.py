@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 
 from sandbox.django_api import views
 
@@ -26,5 +27,9 @@ urlpatterns = [
     path("api/v1/properties/<int:property_id>", views.property_detail, name="property-detail"),
     path("api/v1/account", views.account, name="account"),
     path("api/v1/payments", views.payments, name="payments"),
-    path(settings.WEBHOOK["path"].lstrip("/"), views.stripe_webhook, name="stripe-webhook"),
+    path(
+        settings.WEBHOOK["path"].lstrip("/"),
+        csrf_exempt(views.stripe_webhook) if settings.WEBHOOK["csrf_exempt"] else views.stripe_webhook,
+        name="stripe-webhook",
+    ),
 ]

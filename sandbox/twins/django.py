@@ -28,4 +28,16 @@ TWINS = [
         app={"database_options": {"MAX_CONNS": 20}},
         frameworks=("django",),
     ),
+    Twin(
+        name="django-webhook-csrf",
+        description="The Stripe webhook view lacks @csrf_exempt: Django's CsrfViewMiddleware answers every "
+        "delivery 403 before the signature is even looked at.",
+        guide=f"{H}: Webhook Issues",
+        breaks={
+            "HOOK-01": r"answered 403: a CSRF failure, so no delivery reaches the handler",
+            "HOOK-05": r"rejected a genuine 'ping' event: answered 403 .*a CSRF failure",
+        },
+        app={"webhook": {"csrf_exempt": False}},
+        frameworks=("django",),
+    ),
 ]

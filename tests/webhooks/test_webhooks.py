@@ -33,6 +33,11 @@ def _unsigned(need: Need, probe: Probe) -> tuple[str, Exchange]:
     return url, probe.fetch("POST", url, JSON, UNSIGNED_BODY)
 
 
+def _csrf_refusal(exchange: Exchange) -> bool:
+    """A 403 from CSRF protection (Django's CsrfViewMiddleware), not from the webhook handler."""
+    return exchange.status == 403 and "csrf" in exchange.text.lower()
+
+
 def _redirect_note(exchange: Exchange) -> str:
     if 300 <= exchange.status < 400:
         location = exchange.header("location") or "(no Location header)"
@@ -80,6 +85,11 @@ def test_webhook_endpoint_is_reachable(need: Need, probe: Probe) -> None:
         _fail(f"POST {url} answered 404: no route for the webhook URL (path or trailing slash differ from the app's)")
     if status == 405:
         _fail(f"POST {url} answered 405: the route does not accept POST")
+    if _csrf_refusal(exchange):
+        _fail(
+            f"POST {url} answered 403: a CSRF failure, so no delivery reaches the handler "
+            "(the view is not exempt from CSRF: Django @csrf_exempt)"
+        )
     if status >= 500:
         _fail(f"POST {url} answered {status}: the handler crashes or its upstream is down")
     if 300 <= status < 400:
@@ -209,6 +219,11 @@ def test_genuine_events_are_accepted(need: Need, probe: Probe, inputs: dict[str,
                 f"over the {budget:g} s budget (inputs.HOOK-05.budget_seconds)"
             )
         return
+    if _csrf_refusal(exchange):
+        _fail(
+            f"POST {url} rejected a genuine {event_type!r} event: answered 403 in {took:.2f} s, a CSRF failure "
+            "before any signature check (the view is not exempt from CSRF: Django @csrf_exempt)"
+        )
     if status in (400, 401, 403):
         _fail(
             f"POST {url} rejected a genuine {event_type!r} event signed with webhooks.stripe.secret: answered {status} "
