@@ -75,6 +75,16 @@ TWINS = [
         app={"cookies": {"session_days": 31, "remember_days": 365}},
     ),
     Twin(
+        name="cookie-session-two-weeks",
+        description="The session lifetime was left at Django's default SESSION_COOKIE_AGE = 1209600 "
+        "(two weeks; Flask: PERMANENT_SESSION_LIFETIME = 14 days) instead of the 7-day policy.",
+        guide=f"{V}: Session Expires Too Quickly",
+        breaks={
+            "COOK-04": r"session cookie 'session(id)?' lives 14\.0 days .*over the 7-day limit",
+        },
+        app={"cookies": {"session_days": 14}},
+    ),
+    Twin(
         name="http-no-redirect",
         description="The plain-HTTP listener serves the site and proxies /api/ instead of "
         "redirecting: a login over http:// sets the session cookie in clear text.",
