@@ -38,8 +38,9 @@ DJANGO_DATABASE = "app_django"
 BASE_SETTINGS: dict[str, str] = {
     "listen_addresses": f"'{HOST}'",
     "password_encryption": "'scram-sha-256'",
-    # Room for every twin's gunicorn workers that share the good cluster, plus the suite.
-    "max_connections": "200",
+    # Room for the pools of every twin instance (Flask and Django) that shares the good cluster in
+    # the self-tests, plus the suite; twins about the connection budget bring a cluster of their own.
+    "max_connections": "1000",
     "shared_buffers": "'32MB'",
     "log_line_prefix": "'%m [%p] %q%u@%d '",
     # The VeriHome guide's slow-query diagnosis reads pg_stat_statements (DB-05, DB-06).

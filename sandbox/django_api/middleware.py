@@ -5,36 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import jwt
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from sandbox import verify
 
 
 def bearer_claims(request: HttpRequest) -> dict[str, Any] | None:
     """The claims of `Authorization: Bearer <JWT>`, verified as settings.API_AUTH says (sandbox/API.md)."""
-    auth = settings.API_AUTH
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    token = token.strip()
-    try:
-        alg = jwt.get_unverified_header(token).get("alg")
-        if alg not in auth["algorithms"]:
-            return None
-        if alg == "none":
-            # Only a verifier configured to accept alg "none" gets here: it trusts unsigned tokens.
-            claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": auth["verify_exp"]})
-        else:
-            options = {
-                "verify_signature": auth["verify_signature"],
-                "verify_exp": auth["verify_exp"],
-                "require": ["sub"],
-            }
-            signed = [a for a in auth["algorithms"] if a != "none"]
-            claims = jwt.decode(token, settings.SECRET_KEY, algorithms=signed, options=options)
-    except jwt.PyJWTError:
-        return None
-    return claims if isinstance(claims, dict) and claims.get("sub") else None
+    return verify.bearer_claims(request.headers.get("Authorization", ""), settings.API_AUTH, settings.SECRET_KEY)
 
 
 class ApiAuthMiddleware:

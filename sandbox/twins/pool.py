@@ -63,6 +63,7 @@ TWINS = [
         },
         app={"pool": {"size": 10, "max_overflow": 20}},
         env={"database": {"pool": {"processes": 12, "size": 10, "max_overflow": 20}}},
+        postgres={"max_connections": "200"},
         frameworks=("flask",),
     ),
     Twin(
@@ -109,6 +110,7 @@ TWINS = [
             r"but the server allows max_connections 200",
         },
         env={"database": {"pool": {"processes": 16, "threads": 16}}},
+        postgres={"max_connections": "200"},
         frameworks=("django",),
     ),
 ]
