@@ -213,7 +213,7 @@ def test_auth_service_is_up(need: Need, probe: Probe) -> None:
     "AUTH-04",
     severity="high",
     guide=["H: DDoS Attacks", "H: Authentication Bypass"],
-    inputs={"attempts": 40, "source_address": None, "recovery_seconds": 15},
+    inputs={"attempts": 40, "concurrency": 8, "source_address": None, "recovery_seconds": 15},
     intrusive=True,
     references=["nginx limit_req (zone=login)", "OWASP Authentication Cheat Sheet: login throttling"],
 )
@@ -222,11 +222,12 @@ def test_login_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[s
 
     Rationale: without a limit on the login endpoint an attacker can try passwords as fast as the
     server answers (the H guide's "suspicious login attempts", more than 10 failures an hour from
-    one address). Up to `attempts` logins with a made-up address and a wrong password, sent back
-    to back, must end in 429 (nginx `limit_req zone=login`, `limit_req_status 429`). The burst
-    stops at the first 429 and then waits, up to `recovery_seconds`, until logins are served
-    again. `source_address` sends it from another local address of the runner, so the rest of
-    the run is not throttled.
+    one address). Up to `attempts` logins with a made-up address and a wrong password, sent over
+    `concurrency` connections (a login that hashes passwords for a second would otherwise never
+    outrun the limit it is meant to test), must end in 429 (nginx `limit_req zone=login`,
+    `limit_req_status 429`). The burst stops at the first 429 and then waits, up to
+    `recovery_seconds`, until logins are served again. `source_address` sends it from another
+    local address of the runner, so the rest of the run is not throttled.
 
     Fix: in nginx, `limit_req_zone $binary_remote_addr zone=login:10m rate=1r/s;` at http level,
     `limit_req zone=login burst=5 nodelay;` in the login (and token) locations, and
@@ -240,7 +241,16 @@ def test_login_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[s
         email = f"preflight-burst-{secrets.token_hex(4)}@invalid.example"
         return json.dumps({"email": email, "password": secrets.token_urlsafe(12)}).encode()
 
-    result = burst(http_cache, "POST", url, count=attempts, headers=JSON, body=body, source_address=source)
+    result = burst(
+        http_cache,
+        "POST",
+        url,
+        count=attempts,
+        headers=JSON,
+        body=body,
+        concurrency=int(inputs["concurrency"]),
+        source_address=source,
+    )
     if result.error:
         _fail(f"the login burst could not complete: {result.error} ({result.summary()})")
     if result.statuses[LIMITED]:
