@@ -10,11 +10,9 @@ import json
 import os
 import re
 import secrets
-import time
 from datetime import timedelta
 from typing import Any
 
-import jwt
 import sqlalchemy as sa
 from flask import Flask, Response, g, jsonify, request, session, url_for
 from flask_cors import CORS
@@ -24,7 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash
 
 from sandbox.settings import DEFAULT_SETTINGS, SETTINGS_ENV, merge
-from sandbox.verify import WEBHOOK_MODES, bearer_claims, stripe_event
+from sandbox.verify import access_token, bearer_claims, stripe_event, webhook_mode
 
 PROPERTIES = [
     {"id": 42, "title": "Sunny two-bedroom flat", "city": "Lisbon", "price_per_month": 1450},
@@ -229,10 +227,7 @@ def _register_api(
     @app.post("/api/auth/token")
     def token() -> tuple[Response, int]:
         row, _ = _check_credentials(engine)
-        now = int(time.time())
-        lifetime = int(auth["access_minutes"] * 60)
-        access = jwt.encode({"sub": str(row.id), "iat": now, "exp": now + lifetime}, secret, algorithm="HS256")
-        return jsonify({"access": access, "token_type": "Bearer", "expires_in": lifetime}), 200
+        return jsonify(access_token(row.id, auth, secret)), 200
 
     @app.post("/api/auth/login")
     def login() -> tuple[Response, int]:
@@ -262,9 +257,7 @@ def _register_api(
 
 
 def _register_webhook(app: Flask, hook: dict[str, Any], secret: str) -> None:
-    mode = hook["verify"]
-    if mode not in WEBHOOK_MODES:
-        raise ValueError(f"unknown webhook verify mode {mode!r}")
+    mode = webhook_mode(hook["verify"])
 
     def stripe_webhook() -> tuple[Response, int]:
         status, body = stripe_event(request.get_data(), request.headers.get("Stripe-Signature"), secret, mode)

@@ -1,4 +1,4 @@
-"""What both sandbox APIs verify the same way, whatever the framework: Bearer JWTs and Stripe events.
+"""What both sandbox APIs verify (and issue) the same way, whatever the framework: Bearer JWTs and Stripe events.
 
 A twin's settings decide how strictly (sandbox/API.md); Flask (sandbox.app) and Django
 (sandbox.django_api) only adapt the request and the response.
@@ -7,12 +7,28 @@ A twin's settings decide how strictly (sandbox/API.md); Flask (sandbox.app) and 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import jwt
 import stripe
 
 WEBHOOK_MODES = ("signature", "none", "header-presence", "no-tolerance")
+
+
+def webhook_mode(mode: str) -> str:
+    """The webhook.verify setting, checked when the app is built (an unknown mode stops the app)."""
+    if mode not in WEBHOOK_MODES:
+        raise ValueError(f"unknown webhook verify mode {mode!r}")
+    return mode
+
+
+def access_token(user_id: Any, auth: dict[str, Any], secret: str) -> dict[str, Any]:
+    """The JSON body of POST /api/auth/token: an HS256 JWT for the user, valid `auth` access_minutes."""
+    now = int(time.time())
+    lifetime = int(auth["access_minutes"] * 60)
+    access = jwt.encode({"sub": str(user_id), "iat": now, "exp": now + lifetime}, secret, algorithm="HS256")
+    return {"access": access, "token_type": "Bearer", "expires_in": lifetime}
 
 
 def bearer_claims(authorization: str, auth: dict[str, Any], secret: str) -> dict[str, Any] | None:
@@ -43,8 +59,7 @@ def bearer_claims(authorization: str, auth: dict[str, Any], secret: str) -> dict
 
 def stripe_event(payload: bytes, signature: str | None, secret: str, mode: str) -> tuple[int, dict[str, Any]]:
     """(status, JSON body) for a webhook delivery; `mode` is the twin's webhook.verify setting."""
-    if mode not in WEBHOOK_MODES:
-        raise ValueError(f"unknown webhook verify mode {mode!r}")
+    webhook_mode(mode)
     try:
         if mode == "signature":
             event = stripe.Webhook.construct_event(payload, signature, secret)

@@ -141,7 +141,6 @@ CORS_PREFLIGHT_MAX_AGE: int = _cors["max_age"]
 WEBHOOK = {**SANDBOX["webhook"], "secret": SANDBOX["webhook_secret"]}
 # Not Django settings: the JWT verifier and the paths that need a user (sandbox/API.md, `auth`).
 API_AUTH: dict[str, Any] = SANDBOX["auth"]
-JWT_LIFETIME_SECONDS = int(API_AUTH["access_minutes"] * 60)
 JSON_ERRORS: bool = SANDBOX["json_errors"]
 SLOW_QUERY_SECONDS: float = SANDBOX["slow_query_seconds"]
 

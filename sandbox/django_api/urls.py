@@ -6,6 +6,7 @@ from django.conf import settings
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import verify
 from sandbox.django_api import views
 
 # json_errors: without these, Django's default HTML error pages.
@@ -15,8 +16,7 @@ if settings.JSON_ERRORS:
     handler404 = "sandbox.django_api.views.not_found"
     handler500 = "sandbox.django_api.views.server_error"
 
-if settings.WEBHOOK["verify"] not in views.VERIFY_MODES:
-    raise ValueError(f"unknown webhook verify mode {settings.WEBHOOK['verify']!r}")
+verify.webhook_mode(settings.WEBHOOK["verify"])
 
 urlpatterns = [
     path("api/health", views.health, name="health"),
