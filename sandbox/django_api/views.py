@@ -156,16 +156,24 @@ def _authenticate(request: HttpRequest, email: str, password: str) -> User | Non
     return user
 
 
-# The SPA logs in with JSON and gets its CSRF cookie from this answer: there is no token to check yet.
-@csrf_exempt
-@methods("POST")
-def login(request: HttpRequest) -> JsonResponse:
+def _logging_in(request: HttpRequest) -> User | JsonResponse:
+    """The user of a JSON {email, password} body, or the 400/401 answer (Flask: app._check_credentials)."""
     credentials = _credentials(request)
     if credentials is None:
         return error(400, "expected a JSON object with email and password")
     user = _authenticate(request, *credentials)
     if user is None:
         return error(401, "invalid credentials")
+    return user
+
+
+# The SPA logs in with JSON and gets its CSRF cookie from this answer: there is no token to check yet.
+@csrf_exempt
+@methods("POST")
+def login(request: HttpRequest) -> JsonResponse:
+    user = _logging_in(request)
+    if not isinstance(user, User):
+        return user
     auth.login(request, user)  # a new session key, and a new CSRF token
     UserSession.objects.create(
         user=user,
@@ -190,12 +198,9 @@ def login(request: HttpRequest) -> JsonResponse:
 @csrf_exempt
 @methods("POST")
 def token(request: HttpRequest) -> JsonResponse:
-    credentials = _credentials(request)
-    if credentials is None:
-        return error(400, "expected a JSON object with email and password")
-    user = _authenticate(request, *credentials)
-    if user is None:
-        return error(401, "invalid credentials")
+    user = _logging_in(request)
+    if not isinstance(user, User):
+        return user
     return JsonResponse(verify.access_token(user.pk, settings.API_AUTH, settings.SECRET_KEY))
 
 
