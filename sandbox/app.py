@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash
 
-from sandbox.settings import DEFAULT_SETTINGS, SETTINGS_ENV, merge
+from sandbox.settings import SETTINGS_ENV, app_settings
 from sandbox.verify import access_token, bearer_claims, stripe_event, webhook_mode
 
 PROPERTIES = [
@@ -41,10 +41,7 @@ def create_app_from_env() -> Flask:
 
 
 def create_app(settings: dict[str, Any]) -> Flask:
-    cfg = merge(DEFAULT_SETTINGS, settings)
-    for required in ("secret_key", "database_url", "webhook_secret"):
-        if not cfg[required]:
-            raise ValueError(f"setting {required} is required")
+    cfg = app_settings(settings)
     cookies = cfg["cookies"]
 
     app = Flask(__name__)

@@ -93,3 +93,15 @@ def merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> di
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def app_settings(override: dict[str, Any]) -> dict[str, Any]:
+    """What an API (Flask or Django) runs with: DEFAULT_SETTINGS merged with the settings file's.
+
+    The stack writes secret_key, database_url and webhook_secret into every settings file.
+    """
+    cfg = merge(DEFAULT_SETTINGS, override)
+    for required in ("secret_key", "database_url", "webhook_secret"):
+        if not cfg[required]:
+            raise ValueError(f"setting {required} is required")
+    return cfg

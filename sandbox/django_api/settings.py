@@ -12,7 +12,7 @@ import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sandbox.settings import DEFAULT_SETTINGS, SETTINGS_ENV, merge
+from sandbox.settings import SETTINGS_ENV, app_settings
 
 
 def _load() -> dict[str, Any]:
@@ -20,11 +20,7 @@ def _load() -> dict[str, Any]:
     if not path:
         raise RuntimeError(f"{SETTINGS_ENV} must name the app settings file (JSON)")
     with open(path) as handle:
-        cfg = merge(DEFAULT_SETTINGS, json.load(handle))
-    for required in ("secret_key", "database_url", "webhook_secret"):
-        if not cfg[required]:
-            raise ValueError(f"setting {required} is required")
-    return cfg
+        return app_settings(json.load(handle))
 
 
 def _database(url: str, pool: dict[str, Any], port: int | None, options: dict[str, Any]) -> dict[str, Any]:
