@@ -146,8 +146,12 @@ class Sandbox:
         }
 
     def _migrate_log(self, running: _RunningTwin) -> Path:
-        where = running.twin.name if running.twin.django_migrate_to else running.cluster.name
-        return self.workdir / "django" / where / "migrate.log"
+        return self._django_dir(running.cluster, running.twin) / "migrate.log"
+
+    def _django_dir(self, cluster: Cluster, twin: Twin | None = None) -> Path:
+        """Where Django's release step runs and logs: the cluster's, or that of a twin that stops it early."""
+        where = twin.name if twin is not None and twin.django_migrate_to else cluster.name
+        return self.workdir / "django" / where
 
     def superuser(self, twin: str = GOOD) -> Any:
         """A superuser psycopg connection (autocommit) to the twin's database, for self-tests that
@@ -365,18 +369,18 @@ class Sandbox:
         """Django's release step: migrate `app_django` (or a twin's own database, up to its
         django_migrate_to), then the smoke user. Returns the database's name."""
         _result(cluster_ready, deadline, f"postgres '{cluster.name}' (log: {cluster.log})")
-        database, where, target = DJANGO_DATABASE, cluster.name, None
+        database, target = DJANGO_DATABASE, None
         if twin is not None:
-            database, where, target = cluster.create_django_database(twin.name), twin.name, twin.django_migrate_to
+            database, target = cluster.create_django_database(twin.name), twin.django_migrate_to
         settings = {
             "secret_key": secrets.token_urlsafe(32),
             "database_url": cluster.url(database),
             "webhook_secret": self.webhook_secret,
         }
-        directory = self.workdir / "django" / where
+        directory = self._django_dir(cluster, twin)
         smoke_user = (self.login_email, self.login_password)
         migrate_django(self._supervisor, directory, settings, smoke_user, deadline, launcher, target)
-        self._mark(f"django migrate {where}")
+        self._mark(f"django migrate {directory.name}")
         return database
 
     def _start_twin(
@@ -405,8 +409,8 @@ class Sandbox:
         )
         what = f"postgres '{cluster.name}' (log: {cluster.log})"
         if framework == "django":
-            where = twin.name if twin.django_migrate_to else cluster.name
-            what = f"django migrate for '{where}' (log: {self.workdir / 'django' / where / 'migrate.log'})"
+            release = self._django_dir(cluster, twin)
+            what = f"django migrate for '{release.name}' (log: {release / 'migrate.log'})"
         migrated = _result(cluster_ready, deadline, what)
         secret_key = secrets.token_urlsafe(32)
         database = migrated if framework == "django" else APP_DATABASE
