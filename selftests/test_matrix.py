@@ -12,7 +12,7 @@ import pytest
 
 from fixtures.catalogue import checks, proving_twins
 from sandbox import TWINS
-from sandbox.twins import FRAMEWORKS
+from sandbox.twins import FRAMEWORKS, split_instance
 
 CHECK_IDS = [c.id for c in checks()]
 PAIRS = [
@@ -71,7 +71,7 @@ def test_fails_on_its_twin(twin_runs, twin: str, check_id: str, pattern: str) ->
         pytest.skip(f"twin {twin} is not selected by --twins / --frameworks")
     run = twin_runs[twin]
     record = run.record(check_id)
-    name = twin.partition("@")[0]
+    name = split_instance(twin)[0]
     assert record["outcome"] == "failed", (
         f"{check_id} is {record['outcome']} on twin {twin} ({TWINS[name].description}): {record['message']}"
     )
