@@ -11,7 +11,6 @@ import socket
 import ssl
 import warnings
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -20,7 +19,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from fixtures.contract import check, fail_on
-from fixtures.http import Exchange, Probe
+from fixtures.http import Exchange, Probe, ca_bundle
 from fixtures.plugin import ENV, not_applicable
 from fixtures.schema import EnvironmentModel
 
@@ -66,13 +65,11 @@ def _https_origins(env: EnvironmentModel, need: Need) -> list[Origin]:
     return origins
 
 
-def _ca_bundle(pytestconfig: pytest.Config, env: EnvironmentModel) -> str | None:
-    """tls.ca_bundle as an absolute path (relative paths are relative to the environment file)."""
-    if not env.tls.ca_bundle:
+def _ca_bundle(pytestconfig: pytest.Config) -> str | None:
+    """tls.ca_bundle as an absolute path; fails when it names no file."""
+    bundle = ca_bundle(pytestconfig.stash[ENV])
+    if bundle is None:
         return None
-    bundle = Path(env.tls.ca_bundle)
-    if not bundle.is_absolute():
-        bundle = pytestconfig.stash[ENV].path.parent / bundle
     if not bundle.is_file():
         pytest.fail(f"tls.ca_bundle {bundle} does not exist or is not a file", pytrace=False)
     return str(bundle)
@@ -385,7 +382,7 @@ def test_certificate_is_valid(
     not cert.pem).
     """
     origins = _https_origins(env, need)
-    cafile = _ca_bundle(pytestconfig, env)
+    cafile = _ca_bundle(pytestconfig)
     now = dt.datetime.now(dt.UTC)
     min_days, critical_days = float(inputs["min_days"]), float(inputs["critical_days"])
     problems: list[str] = []

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from fixtures import browser
 from fixtures.contract import check, fail_on
+from fixtures.http import ca_bundle
 from fixtures.plugin import ENV
 
 # Lines kept per kind of problem and page: enough to name the failure, short enough to read.
 MAX_LINES = 5
-
-
-def _ca_bundle(pytestconfig: pytest.Config, env) -> Path | None:
-    if not env.tls.ca_bundle:
-        return None
-    bundle = Path(env.tls.ca_bundle)
-    return bundle if bundle.is_absolute() else pytestconfig.stash[ENV].path.parent / bundle
 
 
 def _problems(seen: browser.PageVisit, root_selector: str, ignore: list[re.Pattern[str]]) -> list[str]:
@@ -89,7 +82,7 @@ def test_spa_renders(need, env, inputs, pytestconfig) -> None:
     try:
         with browser.chromium(
             ui.browser,
-            ca_bundle=_ca_bundle(pytestconfig, env),
+            ca_bundle=ca_bundle(pytestconfig.stash[ENV]),
             verify=env.tls.verify,
             resolve=ui.resolve,
             resolve_only=ui.resolve_only,
