@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fixtures.contract import check, fail_on
-from fixtures.http import Exchange, Probe, http_date
+from fixtures.http import Exchange, Probe, http_date, join_url
 from fixtures.schema import EnvironmentModel
 
 Need = Callable[[str], Any]
@@ -34,10 +34,6 @@ SHAPES = [
     (re.compile(r"^# (HELP|TYPE) ", re.MULTILINE), "Prometheus metrics"),
     (re.compile(r"CREATE TABLE|INSERT INTO|database dump", re.IGNORECASE), "an SQL dump"),
 ]
-
-
-def _join(base: str, path: str) -> str:
-    return base.rstrip("/") + "/" + path.lstrip("/")
 
 
 def _origin(url: str) -> str:
@@ -92,9 +88,9 @@ def test_health_endpoints_are_up(need: Need, probe: Probe, env: EnvironmentModel
     targets = []
     web_health, api_health = env.lookup("web.health"), env.lookup("api.health")
     if web_health:
-        targets.append(("web", _join(need("web.url"), web_health)))
+        targets.append(("web", join_url(need("web.url"), web_health)))
     if api_health:
-        targets.append(("api", _join(need("api.url"), api_health)))
+        targets.append(("api", join_url(need("api.url"), api_health)))
     if not targets:
         need("api.health")
     budget = float(inputs["budget_seconds"])
@@ -140,7 +136,7 @@ def test_response_time_budgets(need: Need, probe: Probe, env: EnvironmentModel, 
     api_url = env.lookup("api.url")
     if api_url:
         paths = [env.lookup("api.health"), env.lookup("api.cors.path"), *inputs["api_paths"]]
-        apis = list(dict.fromkeys(_join(api_url, p) for p in paths if p))
+        apis = list(dict.fromkeys(join_url(api_url, p) for p in paths if p))
     samples = max(1, int(inputs["samples"]))
     problems = []
     for kind, urls, budget_key in (("page", pages, "page_budget_seconds"), ("API", apis, "api_budget_seconds")):
@@ -235,7 +231,7 @@ def test_nothing_sensitive_is_exposed(need: Need, probe: Probe, env: Environment
     problems = []
     for origin in origins:
         for path in inputs["paths"]:
-            url = _join(origin, path)
+            url = join_url(origin, path)
             answer = probe.get(url)
             if answer.status != 200 or not answer.body.strip() or answer.body == shell:
                 continue
@@ -267,7 +263,7 @@ def test_clocks_agree(need: Need, probe: Probe, env: EnvironmentModel, inputs: d
     urls = [need("web.url").rstrip("/") + "/"]
     api_url = env.lookup("api.url")
     if api_url:
-        urls.append(_join(api_url, env.lookup("api.health") or "/"))
+        urls.append(join_url(api_url, env.lookup("api.health") or "/"))
     allowed = float(inputs["max_skew_seconds"])
     problems = []
     for url in dict.fromkeys(urls):

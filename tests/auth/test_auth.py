@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import secrets
 import time
 from collections.abc import Callable
@@ -15,7 +14,7 @@ import pytest
 
 from fixtures.burst import LIMITED, burst, wait_until_served
 from fixtures.contract import check, fail_on
-from fixtures.http import Exchange, HttpCache, Probe
+from fixtures.http import Exchange, HttpCache, Probe, join_url
 from fixtures.schema import TokenRequest
 
 JSON = {"Content-Type": "application/json"}
@@ -29,15 +28,9 @@ def _fail(message: str) -> None:
     pytest.fail(message, pytrace=False)
 
 
-def _join(base: str, path: str) -> str:
-    if re.match(r"^https?://", path):
-        return path
-    return base.rstrip("/") + "/" + path.lstrip("/")
-
-
 def _token_exchange(need: Need, probe: Probe) -> tuple[str, Exchange]:
     request: TokenRequest = need("api.auth.token")
-    url = _join(need("api.url"), request.path)
+    url = join_url(need("api.url"), request.path)
     # A deterministic body: AUTH-02 and AUTH-05 share the one cached exchange.
     body = json.dumps(request.json_body, sort_keys=True, separators=(",", ":")).encode()
     return url, probe.fetch("POST", url, JSON, body)
@@ -96,7 +89,7 @@ def test_protected_routes_reject_anonymous_callers(need: Need, probe: Probe) -> 
     routes: list[str] = need("api.auth.protected")
     problems = []
     for route in routes:
-        url = _join(api_url, route)
+        url = join_url(api_url, route)
         exchange = probe.get(url)
         if exchange.status in (401, 403):
             continue
@@ -135,7 +128,7 @@ def test_forged_tokens_are_rejected(need: Need, probe: Probe, inputs: dict[str, 
     """
     api_url: str = need("api.url")
     routes: list[str] = need("api.auth.protected")
-    target = _join(api_url, routes[0])
+    target = join_url(api_url, routes[0])
     now = int(time.time())
     genuine: str | None = None
     if need("api.auth").token is not None:
@@ -198,7 +191,7 @@ def test_auth_service_is_up(need: Need, probe: Probe) -> None:
     with proxy_pass, ahead of the SPA's `location /`), and make the health view check what the
     auth service needs (its signing key, its user store).
     """
-    url = _join(need("api.url"), need("api.auth.health"))
+    url = join_url(need("api.url"), need("api.auth.health"))
     exchange = probe.get(url)
     if exchange.status != 200:
         _fail(f"GET {url} answered {exchange.status}; expected 200 from the auth service")
@@ -233,7 +226,7 @@ def test_login_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[s
     `limit_req zone=login burst=5 nodelay;` in the login (and token) locations, and
     `limit_req_status 429;` (the default answer is 503).
     """
-    url = _join(need("api.url"), need("api.auth.login"))
+    url = join_url(need("api.url"), need("api.auth.login"))
     attempts = int(inputs["attempts"])
     source = inputs["source_address"]
 

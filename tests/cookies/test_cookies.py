@@ -13,7 +13,7 @@ import pytest
 
 from fixtures.contract import check, fail_on
 from fixtures.cookies import SetCookie, parse_set_cookie
-from fixtures.http import Exchange, Probe, http_date
+from fixtures.http import Exchange, Probe, http_date, join_url
 from fixtures.plugin import not_applicable
 from fixtures.schema import Cookies
 
@@ -41,18 +41,12 @@ class Source(NamedTuple):
         return f"{self.method} {self.url}"
 
 
-def _join(base: str, path: str) -> str:
-    if re.match(r"^https?://", path):
-        return path
-    return base.rstrip("/") + "/" + path.lstrip("/")
-
-
 def _source(need: Need) -> Source:
     api_url: str = need("api.url")
     config: Cookies = need("api.cookies")
     login = config.login
     if login is None:
-        return Source("GET", _join(api_url, config.landing or "/"), {}, None, tuple(range(200, 400)), "landing")
+        return Source("GET", join_url(api_url, config.landing or "/"), {}, None, tuple(range(200, 400)), "landing")
     headers: dict[str, str] = {}
     body: bytes | None = None
     # A deterministic body: every COOK check shares the one cached login exchange.
@@ -62,7 +56,7 @@ def _source(need: Need) -> Source:
     elif login.form is not None:
         body = urlencode(sorted(login.form.items())).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
-    return Source(login.method, _join(api_url, login.path), headers, body, tuple(login.expect_status), "login")
+    return Source(login.method, join_url(api_url, login.path), headers, body, tuple(login.expect_status), "login")
 
 
 def _response_time(exchange: Exchange) -> dt.datetime:

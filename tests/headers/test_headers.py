@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fixtures.contract import check, fail_on
-from fixtures.http import Exchange, Probe
+from fixtures.http import Exchange, Probe, join_url
 from fixtures.schema import EnvironmentModel
 
 Need = Callable[[str], Any]
@@ -28,8 +28,7 @@ def _api(env: EnvironmentModel, probe: Probe) -> tuple[str, Exchange] | None:
     api_url = env.lookup("api.url")
     if not api_url:
         return None
-    health = env.lookup("api.health") or ""
-    url = api_url.rstrip("/") + ("/" + health.lstrip("/") if health else "/")
+    url = join_url(api_url, env.lookup("api.health") or "/")
     return url, probe.get(url)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from fixtures.burst import LIMITED, burst, wait_until_served
 from fixtures.contract import check
-from fixtures.http import HttpCache
+from fixtures.http import HttpCache, join_url
 
 Need = Callable[[str], Any]
 
@@ -39,7 +39,7 @@ def test_api_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[str
     """
     api_url: str = need("api.url")
     path = inputs["path"] or need("api.health")
-    url = api_url.rstrip("/") + "/" + str(path).lstrip("/")
+    url = join_url(api_url, str(path))
     count = int(inputs["requests"])
     source = inputs["source_address"]
     result = burst(http_cache, "GET", url, count=count, concurrency=int(inputs["concurrency"]), source_address=source)
