@@ -7,13 +7,13 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
 from fixtures.contract import check, fail_on
 from fixtures.cookies import SetCookie, parse_set_cookie
-from fixtures.http import Exchange, Probe, http_date, join_url
+from fixtures.http import Exchange, Probe, http_date, http_twin, join_url
 from fixtures.plugin import not_applicable
 from fixtures.schema import Cookies
 
@@ -274,24 +274,6 @@ def test_cookie_lifetimes_are_inside_policy(need: Need, probe: Probe, inputs: di
     fail_on(list(dict.fromkeys(problems)))
 
 
-def _http_twin(url: str, http_url: str | None) -> str:
-    """The plain-HTTP URL of url: on http_url's origin when given, else on port 80 of the same host."""
-    parts = urlsplit(url)
-    if parts.scheme == "http":
-        return url
-    if http_url:
-        base = urlsplit(http_url)
-        if base.scheme != "http" or not base.netloc:
-            pytest.fail(f"inputs.COOK-05.http_url must be an http:// origin, got {http_url!r}", pytrace=False)
-        return urlunsplit(("http", base.netloc, parts.path, parts.query, ""))
-    if parts.port not in (None, 443):
-        not_applicable(
-            f"{url} has an explicit port, so its plain-HTTP port cannot be derived: set inputs.COOK-05.http_url"
-        )
-    host = parts.hostname or ""
-    return urlunsplit(("http", f"[{host}]" if ":" in host else host, parts.path, parts.query, ""))
-
-
 @check(
     "COOK-05",
     severity="high",
@@ -316,7 +298,11 @@ def test_no_session_cookie_over_plain_http(need: Need, probe: Probe, inputs: dic
     """
     source = _source(need)
     roles = _roles(need("api.cookies"))
-    target = _http_twin(source.url, inputs.get("http_url"))
+    target = (
+        source.url
+        if urlsplit(source.url).scheme == "http"
+        else http_twin(source.url, inputs.get("http_url"), "COOK-05")
+    )
     exchange = probe.fetch(source.method, target, source.headers, source.body)
     problems = []
     for cookie in _cookies_of(exchange):

@@ -12,14 +12,14 @@ import ssl
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from fixtures.contract import check, fail_on
-from fixtures.http import Exchange, Probe, ca_bundle
+from fixtures.http import Exchange, Probe, ca_bundle, http_twin
 from fixtures.plugin import ENV, not_applicable
 from fixtures.schema import EnvironmentModel
 
@@ -180,22 +180,6 @@ def _web_root(need: Need) -> str:
     return need("web.url").rstrip("/") + "/"
 
 
-def _http_twin(url: str, http_url: str | None, check_id: str) -> str:
-    """The plain-HTTP URL of url: on http_url's origin when given, else on port 80 of the same host."""
-    parts = urlsplit(url)
-    if http_url:
-        base = urlsplit(http_url)
-        if base.scheme != "http" or not base.netloc:
-            pytest.fail(f"inputs.{check_id}.http_url must be an http:// origin, got {http_url!r}", pytrace=False)
-        return urlunsplit(("http", base.netloc, parts.path, parts.query, ""))
-    if parts.port not in (None, 443):
-        not_applicable(
-            f"{url} has an explicit port, so its plain-HTTP port cannot be derived: set inputs.{check_id}.http_url"
-        )
-    host = parts.hostname or ""
-    return urlunsplit(("http", f"[{host}]" if ":" in host else host, parts.path, parts.query, ""))
-
-
 def _hsts(value: str) -> tuple[int | None, bool]:
     """(max-age, includeSubDomains) of a Strict-Transport-Security value."""
     max_age: int | None = None
@@ -266,7 +250,7 @@ def test_http_redirects_to_https(need: Need, probe: Probe, inputs: dict[str, Any
     ProxyFix; Django: SECURE_PROXY_SSL_HEADER only behind such a proxy).
     """
     https_url = _web_root(need)
-    start = _http_twin(https_url, inputs.get("http_url"), "TLS-01")
+    start = http_twin(https_url, inputs.get("http_url"), "TLS-01")
     host = (urlsplit(https_url).hostname or "").lower()
     first = probe.get(start)
     location = first.header("location") or ""
