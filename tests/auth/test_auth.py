@@ -10,11 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
-import pytest
 
 from fixtures.burst import LIMITED, burst, wait_until_served
 from fixtures.contract import check, fail_on
 from fixtures.http import Exchange, HttpCache, Probe, join_url
+from fixtures.plugin import fail
 from fixtures.schema import TokenRequest
 
 JSON = {"Content-Type": "application/json"}
@@ -22,10 +22,6 @@ JSON = {"Content-Type": "application/json"}
 TOKEN_KEYS = ("access", "access_token", "token", "jwt")
 
 Need = Callable[[str], Any]
-
-
-def _fail(message: str) -> None:
-    pytest.fail(message, pytrace=False)
 
 
 def _token_exchange(need: Need, probe: Probe) -> tuple[str, Exchange]:
@@ -40,7 +36,7 @@ def _issued_token(need: Need, probe: Probe) -> tuple[str, str]:
     """(token URL, access token) issued for the smoke credentials; fails when none is issued."""
     url, exchange = _token_exchange(need, probe)
     if exchange.status != 200:
-        _fail(
+        fail(
             f"POST {url} answered {exchange.status}, expected 200 with a token: the smoke credentials "
             "(api.auth.token.json) are wrong or the token endpoint is broken"
         )
@@ -50,7 +46,7 @@ def _issued_token(need: Need, probe: Probe) -> tuple[str, str]:
         document = None
     token = next((document[k] for k in TOKEN_KEYS if isinstance(document, dict) and document.get(k)), None)
     if not isinstance(token, str) or token.count(".") != 2:
-        _fail(f"POST {url} answered 200 but its JSON has no JWT under {', '.join(TOKEN_KEYS)}")
+        fail(f"POST {url} answered 200 but its JSON has no JWT under {', '.join(TOKEN_KEYS)}")
     return url, token
 
 
@@ -136,7 +132,7 @@ def test_forged_tokens_are_rejected(need: Need, probe: Probe, inputs: dict[str, 
         claims = _claims(genuine)
         accepted = _bearer(probe, target, genuine)
         if accepted.status == 401:
-            _fail(
+            fail(
                 f"GET {target} with the genuine token from api.auth.token answered 401: Bearer tokens are not "
                 "accepted here at all, so forged ones cannot be told apart (is the route protected by JWT?)"
             )
@@ -194,9 +190,9 @@ def test_auth_service_is_up(need: Need, probe: Probe) -> None:
     url = join_url(need("api.url"), need("api.auth.health"))
     exchange = probe.get(url)
     if exchange.status != 200:
-        _fail(f"GET {url} answered {exchange.status}; expected 200 from the auth service")
+        fail(f"GET {url} answered {exchange.status}; expected 200 from the auth service")
     if exchange.content_type == "text/html":
-        _fail(
+        fail(
             f"GET {url} answered 200 text/html, an HTML page, not the auth service: the SPA fallback or "
             "another location answers the auth health URL"
         )
@@ -245,7 +241,7 @@ def test_login_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[s
         source_address=source,
     )
     if result.error:
-        _fail(f"the login burst could not complete: {result.error} ({result.summary()})")
+        fail(f"the login burst could not complete: {result.error} ({result.summary()})")
     if result.statuses[LIMITED]:
         wait_until_served(
             http_cache,
@@ -257,7 +253,7 @@ def test_login_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[s
             source_address=source,
         )
         return
-    _fail(
+    fail(
         f"{result.summary()}: none answered 429 after {attempts} failed logins; expected the login rate limit "
         "(nginx limit_req zone=login with limit_req_status 429)"
     )
@@ -287,12 +283,12 @@ def test_token_lifetime_is_inside_policy(need: Need, probe: Probe, inputs: dict[
     limit = float(inputs["max_minutes"])
     exp = claims.get("exp")
     if not isinstance(exp, int | float):
-        _fail(f"the token issued by POST {url} has no exp claim: it never expires; expected at most {limit:g} minutes")
+        fail(f"the token issued by POST {url} has no exp claim: it never expires; expected at most {limit:g} minutes")
     iat = claims.get("iat")
     start = iat if isinstance(iat, int | float) else time.time()
     minutes = (exp - start) / 60
     if minutes > limit:
-        _fail(
+        fail(
             f"the token issued by POST {url} lives {minutes:.0f} minutes (exp - iat); the policy allows "
             f"{limit:g} minutes (inputs.AUTH-05.max_minutes)"
         )

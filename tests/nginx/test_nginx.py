@@ -24,6 +24,7 @@ from fixtures.nginxconf import (
     server_label,
     servers,
 )
+from fixtures.plugin import fail
 from fixtures.schema import EnvironmentModel, Nginx
 
 Need = Callable[[str], Any]
@@ -31,10 +32,6 @@ Need = Callable[[str], Any]
 HANDLERS = ("proxy_pass", "fastcgi_pass", "uwsgi_pass", "grpc_pass", "scgi_pass", "return")
 # A timestamped nginx log line: keep only "[level] message".
 LOG_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: ")
-
-
-def _fail(message: str) -> None:
-    pytest.fail(message, pytrace=False)
 
 
 def _nginx(env: EnvironmentModel) -> Nginx:
@@ -64,11 +61,11 @@ def _config(host: Host, env: EnvironmentModel, dumps: dict[tuple[str, str], tupl
     rc, stdout, stderr = dumps[key]
     where = f"host {key[0]}: `{key[1]}`"
     if rc != 0:
-        _fail(f"{where} failed (exit {rc}): {_errors(stderr or stdout)}; the config cannot be read")
+        fail(f"{where} failed (exit {rc}): {_errors(stderr or stdout)}; the config cannot be read")
     try:
         return parse_dump(stdout, nginx.conf)
     except ConfigError as exc:
-        _fail(f"{where}: the dumped config could not be parsed: {exc}")
+        fail(f"{where}: the dumped config could not be parsed: {exc}")
     raise AssertionError("unreachable")
 
 
@@ -104,7 +101,7 @@ def test_config_is_valid(host: Host, env: EnvironmentModel) -> None:
     command = [*shlex.split(nginx.binary), "-t", "-c", nginx.conf]
     result = run(host, command)
     if result.rc != 0:
-        _fail(
+        fail(
             f"host {host_name(host)}: `{shlex.join(command)}` failed (exit {result.rc}): "
             f"{_errors(result.stderr or result.stdout)}; the running nginx still serves the config it loaded "
             "before, and the next reload or restart will fail"

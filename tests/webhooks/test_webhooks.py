@@ -8,11 +8,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-
 from fixtures.contract import check
 from fixtures.http import Exchange, Probe
-from fixtures.plugin import not_applicable
+from fixtures.plugin import fail, not_applicable
 from fixtures.schema import EnvironmentModel
 from fixtures.stripe_sign import event_payload, forged_header, signature_header
 
@@ -22,10 +20,6 @@ UNSIGNED_BODY = json.dumps({"test": True}).encode()
 JSON = {"Content-Type": "application/json"}
 
 Need = Callable[[str], Any]
-
-
-def _fail(message: str) -> None:
-    pytest.fail(message, pytrace=False)
 
 
 def _unsigned(need: Need, probe: Probe) -> tuple[str, Exchange]:
@@ -50,8 +44,8 @@ def _expect_rejection(url: str, exchange: Exchange, sent: str, accepted: str) ->
     if 400 <= exchange.status < 500:
         return
     if 200 <= exchange.status < 300:
-        _fail(f"POST {url} with {sent} answered {exchange.status}: the endpoint {accepted}")
-    _fail(
+        fail(f"POST {url} with {sent} answered {exchange.status}: the endpoint {accepted}")
+    fail(
         f"POST {url} with {sent} answered {exchange.status}{_redirect_note(exchange)}, "
         "expected a 4xx rejection (normally 400)"
     )
@@ -82,18 +76,18 @@ def test_webhook_endpoint_is_reachable(need: Need, probe: Probe) -> None:
     url, exchange = _unsigned(need, probe)
     status = exchange.status
     if status == 404:
-        _fail(f"POST {url} answered 404: no route for the webhook URL (path or trailing slash differ from the app's)")
+        fail(f"POST {url} answered 404: no route for the webhook URL (path or trailing slash differ from the app's)")
     if status == 405:
-        _fail(f"POST {url} answered 405: the route does not accept POST")
+        fail(f"POST {url} answered 405: the route does not accept POST")
     if _csrf_refusal(exchange):
-        _fail(
+        fail(
             f"POST {url} answered 403: a CSRF failure, so no delivery reaches the handler "
             "(the view is not exempt from CSRF: Django @csrf_exempt)"
         )
     if status >= 500:
-        _fail(f"POST {url} answered {status}: the handler crashes or its upstream is down")
+        fail(f"POST {url} answered {status}: the handler crashes or its upstream is down")
     if 300 <= status < 400:
-        _fail(
+        fail(
             f"POST {url} answered {status} redirect to {exchange.header('location') or '(no Location header)'}: "
             "Stripe does not follow redirects, so every delivery fails"
         )
@@ -214,23 +208,23 @@ def test_genuine_events_are_accepted(need: Need, probe: Probe, inputs: dict[str,
     status, took = exchange.status, exchange.elapsed
     if 200 <= status < 300:
         if took > budget:
-            _fail(
+            fail(
                 f"POST {url} accepted a genuine {event_type!r} event with {status} but took {took:.1f} s, "
                 f"over the {budget:g} s budget (inputs.HOOK-05.budget_seconds)"
             )
         return
     if _csrf_refusal(exchange):
-        _fail(
+        fail(
             f"POST {url} rejected a genuine {event_type!r} event: answered 403 in {took:.2f} s, a CSRF failure "
             "before any signature check (the view is not exempt from CSRF: Django @csrf_exempt)"
         )
     if status in (400, 401, 403):
-        _fail(
+        fail(
             f"POST {url} rejected a genuine {event_type!r} event signed with webhooks.stripe.secret: answered {status} "
             f"in {took:.2f} s; the app verifies with another whsec_ secret than this endpoint's (webhook secret "
             "mismatch) or its clock is off by more than 300 s"
         )
-    _fail(
+    fail(
         f"POST {url} answered {status}{_redirect_note(exchange)} in {took:.2f} s to a genuine {event_type!r} event, "
         f"expected a 2xx within {budget:g} s"
     )
@@ -259,4 +253,4 @@ def test_webhook_endpoint_uses_https(need: Need, env: EnvironmentModel) -> None:
     if not env.production:
         not_applicable("production is not set in the environment")
     if urlsplit(url).scheme != "https":
-        _fail(f"webhooks.stripe.url is {url}: a production webhook endpoint must use https://, not http://")
+        fail(f"webhooks.stripe.url is {url}: a production webhook endpoint must use https://, not http://")
