@@ -439,22 +439,20 @@ class Sandbox:
         self._mark(f"gunicorn {name}")
         nginx_proc = nginx.start(self._supervisor, app.port, deadline)
         running.processes = (nginx_proc, app_proc)
-        self._check_chain(running, deadline)
+        # A twin whose app points at no database is ready when its health answers that with 503.
+        self._check_chain(running, deadline, 503 if settings["database_port"] or settings["database_options"] else 200)
         self._mark(f"twin {name}")
 
-    def _check_chain(self, running: _RunningTwin, deadline: float) -> None:
-        """One request through nginx (TLS), gunicorn and PostgreSQL: /api/health answers 200.
+    def _check_chain(self, running: _RunningTwin, deadline: float, expected: int) -> None:
+        """One request through nginx (TLS), gunicorn and PostgreSQL: /api/health answers `expected`.
 
-        A twin that presents a bad certificate is reached without verification; a twin whose app
-        points at no database is ready when its health answers that with 503.
+        A twin that presents a bad certificate is reached without verification.
         """
         context = ssl.create_default_context(cafile=str(self._require_certs().ca_bundle))
         if running.nginx.knobs["certificate"] != "good":
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         url = f"https://localhost:{running.nginx.https_port}/api/health"
-        app_settings = merge(DEFAULT_SETTINGS, running.twin.app)
-        expected = 503 if app_settings["database_port"] or app_settings["database_options"] else 200
 
         def healthy() -> bool:
             try:
@@ -477,7 +475,7 @@ class Sandbox:
                 last_error = exc
             time.sleep(0.2)
         raise SandboxError(
-            f"twin '{running.name}': {url} did not answer 200 in time ({last_error}); "
+            f"twin '{running.name}': {url} did not answer {expected} in time ({last_error}); "
             f"logs: {running.app.log}, {running.nginx.error_log}"
         )
 
