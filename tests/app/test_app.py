@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fixtures.contract import check, fail_on
-from fixtures.http import Exchange, Probe, http_date, join_url
+from fixtures.http import Exchange, Probe, api_answer_url, http_date, join_url
 from fixtures.schema import EnvironmentModel
 
 Need = Callable[[str], Any]
@@ -261,9 +261,9 @@ def test_clocks_agree(need: Need, probe: Probe, env: EnvironmentModel, inputs: d
     clock is the one to fix.
     """
     urls = [need("web.url").rstrip("/") + "/"]
-    api_url = env.lookup("api.url")
-    if api_url:
-        urls.append(join_url(api_url, env.lookup("api.health") or "/"))
+    api = api_answer_url(env)
+    if api:
+        urls.append(api)
     allowed = float(inputs["max_skew_seconds"])
     problems = []
     for url in dict.fromkeys(urls):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fixtures.contract import check, fail_on
-from fixtures.http import Exchange, Probe, join_url
+from fixtures.http import Exchange, Probe, api_answer_url
 from fixtures.schema import EnvironmentModel
 
 Need = Callable[[str], Any]
@@ -25,11 +25,8 @@ def _shell(need: Need, probe: Probe) -> tuple[str, Exchange]:
 
 def _api(env: EnvironmentModel, probe: Probe) -> tuple[str, Exchange] | None:
     """The API's health answer (else its base URL), through the same cache as the other checks."""
-    api_url = env.lookup("api.url")
-    if not api_url:
-        return None
-    url = join_url(api_url, env.lookup("api.health") or "/")
-    return url, probe.get(url)
+    url = api_answer_url(env)
+    return (url, probe.get(url)) if url else None
 
 
 def _answers(need: Need, env: EnvironmentModel, probe: Probe) -> list[tuple[str, Exchange]]:

@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from fixtures.contract import check, fail_on
-from fixtures.http import Exchange, Probe, ca_bundle, http_twin
+from fixtures.http import Exchange, Probe, api_answer_url, ca_bundle, http_twin
 from fixtures.plugin import ENV, not_applicable
 from fixtures.schema import EnvironmentModel
 
@@ -197,15 +197,6 @@ def _hsts(value: str) -> tuple[int | None, bool]:
     return max_age, subdomains
 
 
-def _api_answer_url(env: EnvironmentModel) -> str | None:
-    """An API answer through the API host: the health URL, else the API's base URL."""
-    api_url = env.lookup("api.url")
-    if not api_url:
-        return None
-    health = env.lookup("api.health") or ""
-    return api_url.rstrip("/") + ("/" + health.lstrip("/") if health else "/")
-
-
 def _strings(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """(JSON path, string) for every string in a JSON document."""
     if isinstance(node, str):
@@ -313,7 +304,7 @@ def test_hsts(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str,
     Strict-Transport-Security "max-age=31536000; includeSubDomains" always;`. Django:
     SECURE_HSTS_SECONDS = 31536000 and SECURE_HSTS_INCLUDE_SUBDOMAINS = True; Flask: Flask-Talisman.
     """
-    urls = [url for url in dict.fromkeys([_web_root(need), _api_answer_url(env)]) if url and url.startswith("https://")]
+    urls = [url for url in dict.fromkeys([_web_root(need), api_answer_url(env)]) if url and url.startswith("https://")]
     if not urls:
         not_applicable("neither web.url nor api.url is https:// (TLS-01 covers the redirect)")
     minimum = int(inputs["min_max_age"])
