@@ -199,7 +199,7 @@ def test_no_long_transactions(need, db, inputs) -> None:
 
 
 def _extensions(db: Any) -> dict[str, str]:
-    return dict(db.rows("SELECT extname, extversion FROM pg_extension"))
+    return dict(db.rows("SELECT extname, extversion FROM pg_extension", shared=True))
 
 
 @check(

@@ -13,7 +13,7 @@ def _budget(db: Any) -> tuple[int, str]:
     max_connections = int(db.setting("max_connections"))
     superuser = int(db.setting("superuser_reserved_connections"))
     # reserved_connections exists from PostgreSQL 16 on.
-    reserved = int(db.value("SELECT coalesce(current_setting('reserved_connections', true), '0')"))
+    reserved = int(db.value("SELECT coalesce(current_setting('reserved_connections', true), '0')", shared=True))
     usable = max_connections - superuser - reserved
     how = (
         f"max_connections {max_connections} - superuser_reserved_connections {superuser}"
