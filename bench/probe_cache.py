@@ -39,14 +39,15 @@ def main() -> None:
             parallel, _ = run(state, "-n", "2")
         finally:
             sandbox.stop()
-    counts = re.search(r"BENCH asked=(\d+) sent=(\d+) queries=(\d+)", out)
-    asked, sent, queries = (int(counts[1]), int(counts[2]), int(counts[3])) if counts else (0, 0, 0)
+    counts = re.search(r"BENCH asked=(\d+) sent=(\d+) queries=(\d+) redis=(\d+)", out)
+    asked, sent, queries, commands = (int(n) for n in counts.groups()) if counts else (0, 0, 0, 0)
     print(f"sandbox start (good only):       {startup:6.2f} s")
     print(f"suite, serial:                   {serial:6.2f} s")
     print(f"suite, -n 2:                     {parallel:6.2f} s")
     print(f"serial / parallel:               {serial / parallel:6.2f}x")
     print(f"HTTP exchanges asked for / sent: {asked} / {sent} = {asked / max(sent, 1):.2f}x")
     print(f"SQL queries (one read-only session): {queries}")
+    print(f"Redis commands (read-only):          {commands}")
 
 
 if __name__ == "__main__":
