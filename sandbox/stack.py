@@ -380,6 +380,7 @@ class Sandbox:
         directory = self._django_dir(cluster, twin)
         smoke_user = (self.login_email, self.login_password)
         migrate_django(self._supervisor, directory, settings, smoke_user, deadline, launcher, target)
+        cluster.forget_setup_statements(database)
         self._mark(f"django migrate {directory.name}")
         return database
 
