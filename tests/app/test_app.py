@@ -7,15 +7,14 @@ import json
 import re
 import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from fixtures.contract import check, fail_on
 from fixtures.http import Exchange, Probe, api_answer_url, http_date, join_url
+from fixtures.plugin import Need
 from fixtures.schema import EnvironmentModel
 
-Need = Callable[[str], Any]
 # A route no API has: APP-03 and APP-06 share its answer.
 UNKNOWN_ROUTE = "/preflight-no-such-route"
 # What debug error pages contain: Werkzeug's debugger, Django's technical 404/500, a Python traceback.

@@ -6,7 +6,6 @@ import base64
 import json
 import secrets
 import time
-from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -14,14 +13,12 @@ import jwt
 from fixtures.burst import LIMITED, burst
 from fixtures.contract import check, fail_on
 from fixtures.http import Exchange, HttpCache, Probe, join_url
-from fixtures.plugin import fail
+from fixtures.plugin import Need, fail
 from fixtures.schema import TokenRequest
 
 JSON = {"Content-Type": "application/json"}
 # Keys under which token endpoints commonly return the access token.
 TOKEN_KEYS = ("access", "access_token", "token", "jwt")
-
-Need = Callable[[str], Any]
 
 
 def _token_exchange(need: Need, probe: Probe) -> tuple[str, Exchange]:

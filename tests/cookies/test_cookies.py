@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
@@ -14,7 +13,7 @@ import pytest
 from fixtures.contract import check, fail_on
 from fixtures.cookies import SetCookie, parse_set_cookie
 from fixtures.http import Exchange, Probe, http_date, http_twin, join_url
-from fixtures.plugin import not_applicable
+from fixtures.plugin import Need, not_applicable
 from fixtures.schema import Cookies
 
 # A cookie whose name says it carries a login is treated as a session cookie even when unlisted.
@@ -22,8 +21,6 @@ SENSITIVE_NAME = re.compile(r"sess|login|remember", re.IGNORECASE)
 REDIRECTS = (301, 302, 307, 308)
 SAMESITE_VALUES = ("strict", "lax", "none")
 DAY = 86400.0
-
-Need = Callable[[str], Any]
 
 
 # A NamedTuple, not a dataclass: fixtures.catalogue executes check modules outside sys.modules.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,10 +23,9 @@ from fixtures.nginxconf import (
     server_label,
     servers,
 )
-from fixtures.plugin import fail
+from fixtures.plugin import Need, fail
 from fixtures.schema import EnvironmentModel, Nginx
 
-Need = Callable[[str], Any]
 # Directives that hand a request to something other than the file system.
 HANDLERS = ("proxy_pass", "fastcgi_pass", "uwsgi_pass", "grpc_pass", "scgi_pass", "return")
 # A timestamped nginx log line: keep only "[level] message".

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,8 +9,7 @@ import pytest
 from fixtures.burst import LIMITED, burst
 from fixtures.contract import check
 from fixtures.http import HttpCache, join_url
-
-Need = Callable[[str], Any]
+from fixtures.plugin import Need
 
 
 @check(

@@ -10,7 +10,7 @@ import re
 import socket
 import ssl
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
@@ -20,10 +20,9 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from fixtures.contract import check, fail_on
 from fixtures.http import Exchange, Probe, api_answer_url, ca_bundle, http_twin
-from fixtures.plugin import ENV, not_applicable
+from fixtures.plugin import ENV, Need, not_applicable
 from fixtures.schema import EnvironmentModel
 
-Need = Callable[[str], Any]
 REDIRECTS = (301, 302, 303, 307, 308)
 PERMANENT = (301, 308)
 DAY = 86400.0

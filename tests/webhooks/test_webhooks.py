@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from fixtures.contract import check
 from fixtures.http import Exchange, Probe
-from fixtures.plugin import fail, not_applicable
+from fixtures.plugin import Need, fail, not_applicable
 from fixtures.schema import EnvironmentModel
 from fixtures.stripe_sign import event_payload, forged_header, signature_header
 
@@ -18,8 +17,6 @@ from fixtures.stripe_sign import event_payload, forged_header, signature_header
 # HOOK-01 and HOOK-02 send exactly these bytes and headers, so they share one exchange.
 UNSIGNED_BODY = json.dumps({"test": True}).encode()
 JSON = {"Content-Type": "application/json"}
-
-Need = Callable[[str], Any]
 
 
 def _unsigned(need: Need, probe: Probe) -> tuple[str, Exchange]:
