@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from fixtures.burst import LIMITED, burst
 from fixtures.contract import check
 from fixtures.http import HttpCache, join_url
-from fixtures.plugin import Need
+from fixtures.plugin import Need, fail
 
 
 @check(
@@ -49,11 +47,10 @@ def test_api_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[str
         recover_within=float(inputs["recovery_seconds"]),
     )
     if result.error:
-        pytest.fail(f"the burst could not complete: {result.error} ({result.summary()})", pytrace=False)
+        fail(f"the burst could not complete: {result.error} ({result.summary()})")
     if result.statuses[LIMITED]:
         return
-    pytest.fail(
+    fail(
         f"{result.summary()}: no 429 in a burst of {count} requests; expected the API's rate limit to answer "
-        "429 (nginx limit_req zone=api with limit_req_status 429)",
-        pytrace=False,
+        "429 (nginx limit_req zone=api with limit_req_status 429)"
     )

@@ -20,7 +20,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from fixtures.contract import check, fail_on
 from fixtures.http import Exchange, Probe, api_answer_url, ca_bundle, http_twin
-from fixtures.plugin import ENV, Need, not_applicable
+from fixtures.plugin import ENV, Need, fail, not_applicable
 from fixtures.schema import EnvironmentModel
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -70,7 +70,7 @@ def _ca_bundle(pytestconfig: pytest.Config) -> str | None:
     if bundle is None:
         return None
     if not bundle.is_file():
-        pytest.fail(f"tls.ca_bundle {bundle} does not exist or is not a file", pytrace=False)
+        fail(f"tls.ca_bundle {bundle} does not exist or is not a file")
     return str(bundle)
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from fixtures import browser
 from fixtures.contract import check, fail_on
 from fixtures.http import ca_bundle
-from fixtures.plugin import ENV
+from fixtures.plugin import ENV, fail
 
 # Lines kept per kind of problem and page: enough to name the failure, short enough to read.
 MAX_LINES = 5
@@ -74,10 +72,10 @@ def test_spa_renders(need, env, inputs, pytestconfig) -> None:
     try:
         ignore = [re.compile(pattern) for pattern in inputs["ignore"]]
     except (re.error, TypeError) as exc:
-        pytest.fail(f"inputs.UI-01.ignore: not a list of regexes ({exc})", pytrace=False)
+        fail(f"inputs.UI-01.ignore: not a list of regexes ({exc})")
     base = (ui.url or need("web.url")).rstrip("/")
     urls = [base + route for route in ui.routes]
-    api = tuple(u for u in [env.api.url if env.api else None] if u)
+    api = (env.api.url,) if env.api and env.api.url else ()
     visits: list[browser.PageVisit] = []
     try:
         with browser.chromium(
@@ -104,7 +102,7 @@ def test_spa_renders(need, env, inputs, pytestconfig) -> None:
     else:
         unavailable = ""
     if unavailable:  # outside the except block: one line, no chained traceback
-        pytest.fail(f"UI-01 cannot run: {unavailable}", pytrace=False)
+        fail(f"UI-01 cannot run: {unavailable}")
     problems = [line for seen in visits for line in _problems(seen, ui.root_selector, ignore)]
     fail_on(
         problems,
