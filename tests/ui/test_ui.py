@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import Any
+
+import pytest
 
 from fixtures import browser
 from fixtures.contract import check, fail_on
 from fixtures.http import ca_bundle
-from fixtures.plugin import ENV, fail
+from fixtures.plugin import ENV, Need, fail
+from fixtures.schema import EnvironmentModel
 
 # Lines kept per kind of problem and page: enough to name the failure, short enough to read.
 MAX_LINES = 5
@@ -48,7 +52,7 @@ def _problems(seen: browser.PageVisit, root_selector: str, ignore: list[re.Patte
     inputs={"render_wait": 3.0, "ignore": []},
     references=["Playwright: page events console, pageerror, requestfailed"],
 )
-def test_spa_renders(need, env, inputs, pytestconfig) -> None:
+def test_spa_renders(need: Need, env: EnvironmentModel, inputs: dict[str, Any], pytestconfig: pytest.Config) -> None:
     """The SPA renders in a real browser.
 
     Rationale: every HTTP-level check can pass while users see a white screen: a bundle that
