@@ -387,9 +387,9 @@ def test_integrity_holds(need, db, env, inputs) -> None:
             problems.append(
                 f"{key} on {db.where}: {groups} value(s) occur more than once (up to {most} rows each); expected none"
             )
+    limit = inputs["max_orphans"] + 1000
     for item in database.relations:
         child, column, parent, parent_column = relation(item)
-        limit = inputs["max_orphans"] + 1000
         orphans = db.value(
             sql.SQL(
                 "SELECT count(*) FROM (SELECT 1 FROM {} c WHERE c.{} IS NOT NULL AND NOT EXISTS"
@@ -409,12 +409,12 @@ def test_integrity_holds(need, db, env, inputs) -> None:
                 f"{item} on {db.where}: {shown} orphaned row(s) in {child} point at no {parent} row; "
                 f"expected at most {inputs['max_orphans']}"
             )
+    kinds = {"c": "CHECK", "f": "FOREIGN KEY", "n": "NOT NULL"}
     for owner, name, kind in db.rows(
         "SELECT coalesce(nullif(c.conrelid, 0)::regclass::text, c.contypid::regtype::text), c.conname, c.contype"
         " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
         f" WHERE NOT c.convalidated AND {USER_SCHEMAS} ORDER BY 1, 2"
     ):
-        kinds = {"c": "CHECK", "f": "FOREIGN KEY", "n": "NOT NULL"}
         problems.append(
             f"{kinds.get(kind, kind)} constraint {name} on {owner} is NOT VALID on {db.where}: existing rows were "
             f"never checked"
