@@ -9,7 +9,7 @@ from typing import Any
 from psycopg import sql
 
 from fixtures.contract import check, fail_on
-from fixtures.database import alembic_heads, declared_path, end_of_life
+from fixtures.database import alembic_heads, end_of_life
 from fixtures.plugin import ENV, not_applicable
 from fixtures.schema import relation, unique_key
 
@@ -84,7 +84,7 @@ def test_migrations_at_head(need, db, pytestconfig) -> None:
     problems: list[str] = []
     expected = declared.head
     if declared.alembic:
-        folder = declared_path(pytestconfig.stash[ENV], declared.alembic)
+        folder = pytestconfig.stash[ENV].resolve(declared.alembic)
         try:
             heads = alembic_heads(folder)
         except Exception as exc:  # alembic raises CommandError and others for a broken folder
