@@ -279,12 +279,14 @@ class Sandbox:
         if is_root():
             self._pg_home.chmod(0o711)
         smoke_user = (self.login_email, generate_password_hash(self.login_password))
-        # A twin with PostgreSQL settings gets a cluster per instance: each framework's connections apart.
-        keys = {t.instance(fw): (t.instance(fw) if t.postgres else DATA if t.database else GOOD) for t, fw in instances}
+        # A twin with a cluster of its own gets one per instance: each framework's connections apart.
+        keys = {
+            t.instance(fw): (t.instance(fw) if t.own_cluster else DATA if t.database else GOOD) for t, fw in instances
+        }
         django_clusters = {keys[t.instance(fw)] for t, fw in instances if fw == "django"}
-        standbys = {t.instance(fw) for t, fw in instances if t.standby and t.postgres}
-        clusters = [(GOOD, {}, 0)] + [(t.instance(fw), t.postgres, t.next_xid) for t, fw in instances if t.postgres]
-        if any(t.database and not t.postgres for t in twins):
+        standbys = {t.instance(fw) for t, fw in instances if t.standby}
+        clusters = [(GOOD, {}, 0)] + [(t.instance(fw), t.postgres, t.next_xid) for t, fw in instances if t.own_cluster]
+        if any(t.database and not t.own_cluster for t in twins):
             clusters.append((DATA, {}, 0))
         for key, settings, next_xid in clusters:
             self._clusters[key] = Cluster(
@@ -547,13 +549,6 @@ def start(
             problems.append(str(exc))
     if problems:
         raise SandboxError(f"{'; '.join(problems)} (see `python -m sandbox twins`)")
-    for twin, _ in instances:
-        if twin.hold_connections and not twin.postgres:
-            raise SandboxError(f"twin {twin.name!r} holds connections but has no cluster of its own")
-        if twin.next_xid and not twin.postgres:
-            raise SandboxError(f"twin {twin.name!r} resets the transaction id but has no cluster of its own")
-        if twin.standby and not twin.postgres:
-            raise SandboxError(f"twin {twin.name!r} runs a standby but has no cluster of its own")
 
     owns = workdir is None
     path = Path(tempfile.mkdtemp(prefix="preflight-sandbox-")) if workdir is None else Path(workdir).resolve()

@@ -58,7 +58,6 @@ TWINS = [
         "refuses every write.",
         guide=f"{H}: Database Corruption",
         breaks={"DB-03": r"127\.0\.0\.1:\d+/app is in recovery \(a standby, or a restore in progress\)"},
-        postgres={"hot_standby": "on"},
         standby=True,
         # Django's release step (manage.py migrate) cannot run on a standby; the server is the same for both.
         frameworks=("flask",),

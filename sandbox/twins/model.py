@@ -33,11 +33,11 @@ class Twin:
     sql_failing: tuple[str, ...] = ()  # then these, which must fail (e.g. CREATE INDEX CONCURRENTLY)
     alembic_revision: str = ""  # downgrade the twin's database to this Alembic revision
     hold_transaction: str = ""  # run in a transaction that stays open, idle, for the whole run
-    next_xid: int = 0  # pg_resetwal -x on the stopped cluster before its first start (needs `postgres`)
+    next_xid: int = 0  # pg_resetwal -x on the stopped cluster before its first start (a cluster of its own)
     # Django twins: after migrating, the release step goes back to this migration (`manage.py migrate
     # APP NAME`), in a Django database of the twin's own.
     django_migrate_to: tuple[str, str] | None = None
-    standby: bool = False  # restart the cluster, once set up, as a standby with no primary (needs `postgres`)
+    standby: bool = False  # restart the cluster, once set up, as a standby with no primary (a cluster of its own)
     # Where the misconfiguration can be expressed; a twin of a Flask/SQLAlchemy-only setting lists only flask.
     # Left unset: both, except for a twin that changes only Redis or the Flask API's database (its data,
     # Alembic revision, transaction ids): under Django the checks would see the very same server.
@@ -48,6 +48,11 @@ class Twin:
             server_only = self.redis or self.redis_setup or self.database or self.next_xid
             flask_only = server_only and not (self.app or self.nginx)
             object.__setattr__(self, "frameworks", FRAMEWORKS[:1] if flask_only else FRAMEWORKS)
+
+    @property
+    def own_cluster(self) -> bool:
+        """Whether the twin runs a PostgreSQL cluster of its own (per framework instance)."""
+        return bool(self.postgres or self.hold_connections or self.next_xid or self.standby)
 
     @property
     def database(self) -> bool:
