@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,26 +27,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _option_names(config: pytest.Config, option: str, known: Iterable[str], hint: str = "") -> list[str]:
+    """The comma-separated names given to --<option>; one usage line for any unknown name."""
+    names = [n.strip() for n in config.getoption(option).split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise pytest.UsageError(f"--{option}: unknown {option} {', '.join(unknown)}{hint}")
+    return names
+
+
 def selected_twins(config: pytest.Config) -> list[Any]:
     """The twins this self-test run covers: all of them, or those named by --twins."""
     from sandbox import TWINS
 
-    names = [n.strip() for n in config.getoption("twins").split(",") if n.strip()]
-    unknown = [n for n in names if n not in TWINS]
-    if unknown:
-        raise pytest.UsageError(f"--twins: unknown twins {', '.join(unknown)}")
+    names = _option_names(config, "twins", TWINS)
     return [TWINS[n] for n in dict.fromkeys(["good", *names])] if names else list(TWINS.values())
 
 
 def selected_frameworks(config: pytest.Config) -> list[str]:
     from sandbox.twins import FRAMEWORKS
 
-    names = [n.strip() for n in config.getoption("frameworks").split(",") if n.strip()]
-    unknown = [n for n in names if n not in FRAMEWORKS]
-    if unknown:
-        raise pytest.UsageError(
-            f"--frameworks: unknown frameworks {', '.join(unknown)} (known: {', '.join(FRAMEWORKS)})"
-        )
+    names = _option_names(config, "frameworks", FRAMEWORKS, f" (known: {', '.join(FRAMEWORKS)})")
     return [fw for fw in FRAMEWORKS if fw in names] if names else list(FRAMEWORKS)
 
 
