@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sandbox import start  # noqa: E402
+from sandbox.stack import start  # noqa: E402
 
 
 def run(state: Path, *args: str) -> tuple[float, str]:

@@ -1,6 +1,6 @@
-"""The preflight sandbox: a known-good web stack on 127.0.0.1 and its named misconfigurations."""
+"""The preflight sandbox: a known-good web stack on 127.0.0.1 and its named misconfigurations.
 
-from sandbox.stack import Sandbox, SandboxError, start
-from sandbox.twins import TWINS, Twin
-
-__all__ = ["TWINS", "Sandbox", "SandboxError", "Twin", "start"]
+Import what you need from its modules (sandbox.stack starts it, sandbox.twins declares the twins,
+sandbox.plugin is its pytest plugin). This package imports nothing itself, so that reading a
+state file or a twin costs nothing of the apps.
+"""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import concurrent.futures as cf
 import contextlib
-import json
 import os
 import secrets
 import shutil
@@ -31,10 +30,12 @@ from sandbox.postgres import APP_DATABASE, DJANGO_DATABASE, Cluster
 from sandbox.proc import Process, SandboxError, Supervisor, is_root
 from sandbox.redis_server import CACHE_SEED, CACHE_SETTINGS, QUEUE_SEED, RedisServer, RedisTls
 from sandbox.settings import DEFAULT_SETTINGS, merge
+from sandbox.state import write_state
 from sandbox.tls import Certificates, make_certificates
 from sandbox.twins import Twin, resolve
+from sandbox.variables import VARIABLES
 
-__all__ = ["Sandbox", "SandboxError", "start", "DEFAULT_TIMEOUT", "VARIABLES"]
+__all__ = ["Sandbox", "SandboxError", "start", "DEFAULT_TIMEOUT"]
 
 # A hang guard for the whole start, not a speed target: every twin under both frameworks (~170
 # instances, each Django cluster migrated first) took 71 s on two busy cores.
@@ -43,21 +44,6 @@ GOOD = "good"
 # The cluster shared by the twins that change only data (a database each).
 DATA = "data-twins"
 LOGIN_EMAIL = "smoke@preflight.test"
-VARIABLES = (
-    "SANDBOX_HTTPS_PORT",
-    "SANDBOX_HTTP_PORT",
-    "SANDBOX_CA_BUNDLE",
-    "SANDBOX_DATABASE_URL",
-    "SANDBOX_PG_MAX_CONNECTIONS",
-    "SANDBOX_REDIS_URL",
-    "SANDBOX_REDIS_CACHE_URL",
-    "SANDBOX_WEBHOOK_SECRET",
-    "SANDBOX_LOGIN_EMAIL",
-    "SANDBOX_LOGIN_PASSWORD",
-    "SANDBOX_NGINX_CONF",
-    "SANDBOX_NGINX_BINARY",
-    "SANDBOX_JWT_SECRET",
-)
 
 T = TypeVar("T")
 
@@ -112,7 +98,7 @@ class Sandbox:
     def variables(self, twin: str = GOOD) -> dict[str, str]:
         running = self._running(twin)
         assert self._certs is not None
-        return {
+        values = {
             "SANDBOX_HTTPS_PORT": str(running.nginx.https_port),
             "SANDBOX_HTTP_PORT": str(running.nginx.http_port),
             "SANDBOX_CA_BUNDLE": str(self._certs.ca_bundle),
@@ -125,9 +111,10 @@ class Sandbox:
             "SANDBOX_LOGIN_PASSWORD": self.login_password,
             "SANDBOX_NGINX_CONF": str(running.nginx.conf),
             "SANDBOX_NGINX_BINARY": nginx_binary(),
-            # The app's secret key, which signs its JWTs (AUTH-02 signs an expired token with it).
             "SANDBOX_JWT_SECRET": running.secret_key,
         }
+        assert set(values) == set(VARIABLES), "sandbox.variables.VARIABLES lists every variable"
+        return values
 
     def nginx_conf(self, twin: str = GOOD) -> Path:
         """The rendered nginx.conf of a twin (for `nginx -t` and config-parsing checks)."""
@@ -163,38 +150,14 @@ class Sandbox:
         return self._supervisor.pids()
 
     def write_state(self, path: Path) -> None:
+        """The state file that `--sandbox-state` attaches a run to (sandbox.state)."""
         state = {
             "pid_owner": os.getpid(),
             "workdir": str(self.workdir),
             "twins": {name: self.variables(name) for name in self.twins},
             "pids": self.pids(),
         }
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        # The state holds passwords: readable by the owner only.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(state, handle, indent=2)
-        os.replace(tmp, path)
-
-    @staticmethod
-    def read_state(path: Path) -> dict[str, dict[str, str]]:
-        try:
-            state = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise SandboxError(f"sandbox state file {path} does not exist") from None
-        except (OSError, ValueError) as exc:
-            raise SandboxError(f"sandbox state file {path} is unreadable: {exc}") from None
-        twins = state.get("twins") if isinstance(state, dict) else None
-        if not isinstance(twins, dict) or not twins:
-            raise SandboxError(f"sandbox state file {path} has no twins")
-        result: dict[str, dict[str, str]] = {}
-        for name, variables in twins.items():
-            if not isinstance(variables, dict) or set(VARIABLES) - set(variables):
-                raise SandboxError(f"sandbox state file {path}: twin {name!r} lacks variables")
-            result[name] = {key: str(value) for key, value in variables.items()}
-        return result
+        write_state(path, state)
 
     def stop(self) -> None:
         """Stop every process (idempotent). Keeps the logs unless the workdir was our temp dir."""

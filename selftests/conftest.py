@@ -38,7 +38,7 @@ def _option_names(config: pytest.Config, option: str, known: Iterable[str], hint
 
 def selected_twins(config: pytest.Config) -> list[Any]:
     """The twins this self-test run covers: all of them, or those named by --twins."""
-    from sandbox import TWINS
+    from sandbox.twins import TWINS
 
     names = _option_names(config, "twins", TWINS)
     return [TWINS[n] for n in dict.fromkeys(["good", *names])] if names else list(TWINS.values())
@@ -53,7 +53,7 @@ def selected_frameworks(config: pytest.Config) -> list[str]:
 
 def selected_instances(config: pytest.Config) -> list[tuple[Any, str]]:
     """(twin, framework) for each selected twin under each selected framework it exists in; good under Flask first."""
-    from sandbox import TWINS
+    from sandbox.twins import TWINS
 
     frameworks = selected_frameworks(config)
     pairs = [(TWINS["good"], "flask")]
@@ -65,7 +65,7 @@ def selected_instances(config: pytest.Config) -> list[tuple[Any, str]]:
 @pytest.fixture(scope="session")
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The sandbox with the good stack and every twin, side by side, for the whole self-test run."""
-    from sandbox import start
+    from sandbox.stack import start
 
     folder = tmp_path_factory.mktemp("stack")
     names = [twin.instance(fw) for twin, fw in selected_instances(request.config)]

@@ -39,7 +39,7 @@ def test_check_modules_are_only_checks() -> None:
 
 
 def test_local_environment_lists_only_known_twins() -> None:
-    from sandbox import TWINS
+    from sandbox.twins import TWINS
 
     twin = re.search(r"twin:\s*(\S+)", (ROOT / "environments" / "local.yml").read_text())
     assert twin and twin.group(1) in TWINS

@@ -52,5 +52,5 @@ def test_django_migrations_and_not_production(stack: Stack) -> None:
     )
     run = stack.run(env, "db-django", "tests/db", "-k", "DB-02 or DB-11 or DB-12")
     assert "has no django_migrations table" in run.record("DB-02")["message"]
-    assert run.record("DB-11")["outcome"] == "not-applicable"
-    assert run.record("DB-12")["outcome"] == "not-applicable"
+    assert run.record("DB-11")["outcome"] == "not applicable"
+    assert run.record("DB-12")["outcome"] == "not applicable"

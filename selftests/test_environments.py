@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sandbox.variables import VARIABLES
 
 from fixtures import environment as envmod
 from fixtures.environment import EnvironmentFileError
-from fixtures.sandbox import PLACEHOLDERS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,7 +77,7 @@ def test_every_shipped_environment_is_valid() -> None:
     }
     for path in sorted((ROOT / "environments").glob("*.yml")):
         if path.stem in ("local", "local-django"):
-            env = envmod.load(path, "--env", environ={}, sandbox_variables=lambda twin: PLACEHOLDERS)
+            env = envmod.load(path, "--env", environ={}, plugin_variables=lambda document: VARIABLES)
         else:
             env = envmod.load(path, "--env", environ=environ)
         assert env.name == path.stem

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sandbox.plugin import instance_of
+from sandbox.variables import VARIABLES
 
 from fixtures import environment as envmod
-from fixtures.sandbox import PLACEHOLDERS
 from sandbox.__main__ import instances
 from sandbox.twins import FRAMEWORKS, TWINS, resolve
 from selftests.harness import LOCAL_DJANGO, twin_env
@@ -45,11 +47,11 @@ def test_up_picks_the_instances_a_twin_has() -> None:
 def test_local_django_asks_the_sandbox_for_the_django_instance() -> None:
     asked: list[str] = []
 
-    def variables(instance: str) -> dict[str, str]:
-        asked.append(instance)
-        return PLACEHOLDERS
+    def variables(document: dict[str, Any]) -> dict[str, str]:
+        asked.append(instance_of(document) or "")
+        return VARIABLES
 
-    env = envmod.load(LOCAL_DJANGO, "--env", environ={}, sandbox_variables=variables)
+    env = envmod.load(LOCAL_DJANGO, "--env", environ={}, plugin_variables=variables)
     assert asked == ["good@django"]
     assert env.model.sandbox is not None and env.model.sandbox.framework == "django"
     assert env.model.api is not None and env.model.api.cookies is not None
@@ -59,10 +61,10 @@ def test_local_django_asks_the_sandbox_for_the_django_instance() -> None:
 def test_a_twin_environment_keeps_the_framework(tmp_path: Path) -> None:
     asked: list[str] = []
 
-    def variables(instance: str) -> dict[str, str]:
-        asked.append(instance)
-        return PLACEHOLDERS
+    def variables(document: dict[str, Any]) -> dict[str, str]:
+        asked.append(instance_of(document) or "")
+        return VARIABLES
 
     path = twin_env(tmp_path, TWINS["hook-unverified"], "django")
-    envmod.load(path, "--env", environ={}, sandbox_variables=variables)
+    envmod.load(path, "--env", environ={}, plugin_variables=variables)
     assert asked == ["hook-unverified@django"]

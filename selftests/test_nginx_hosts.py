@@ -118,5 +118,5 @@ def test_without_hosts_the_checks_are_not_applicable(tmp_path: Path) -> None:
     records = [c for c in run.document["checks"] if c["id"].startswith("NGX")]
     assert len(records) == 4
     for record in records:
-        assert record["outcome"] == "not-applicable", record
+        assert record["outcome"] == "not applicable", record
         assert "hosts.web is not configured" in record["message"], record

@@ -194,5 +194,5 @@ def test_undeclared_roles_are_inferred_from_lists(stack: Stack) -> None:
     )
     run = stack.run(env, "rds-infer", "-k", "RDS-02 or RDS-04")
     assert run.record("RDS-02")["outcome"] == "passed", run.record("RDS-02")
-    assert run.record("RDS-04")["outcome"] == "not-applicable"
+    assert run.record("RDS-04")["outcome"] == "not applicable"
     assert "redis.queues is not configured" in run.record("RDS-04")["message"]

@@ -22,5 +22,5 @@ def test_a_missing_browser_fails_in_one_line(stack: Stack, tmp_path: Path) -> No
 def test_without_ui_it_is_not_applicable(stack: Stack, tmp_path: Path) -> None:
     env = write_env(tmp_path / "no-ui.yml", {"extends": str(LOCAL), "name": "no-ui", "ui": None})
     record = stack.run(env, "no-ui", "-k", "UI-01").record("UI-01")
-    assert record["outcome"] == "not-applicable", record
+    assert record["outcome"] == "not applicable", record
     assert "ui is not configured" in record["message"], record["message"]

@@ -10,10 +10,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from fixtures.contract import check, fail_on
-from fixtures.http import Exchange, Probe, api_answer_url, http_date, join_url
-from fixtures.plugin import Need
-from fixtures.schema import EnvironmentModel
+from fixtures.check import EnvironmentModel, Exchange, Need, Probe, api_answer_url, check, fail_on, http_date, join_url
 
 # A route no API has: APP-03 and APP-06 share its answer.
 UNKNOWN_ROUTE = "/preflight-no-such-route"

@@ -10,11 +10,19 @@ from typing import Any
 
 import jwt
 
-from fixtures.burst import LIMITED, burst
-from fixtures.contract import check, fail_on
-from fixtures.http import Exchange, HttpCache, Probe, join_url
-from fixtures.plugin import Need, fail
-from fixtures.schema import TokenRequest
+from fixtures.check import (
+    LIMITED,
+    Exchange,
+    HttpCache,
+    Need,
+    Probe,
+    TokenRequest,
+    burst,
+    check,
+    fail,
+    fail_on,
+    join_url,
+)
 
 JSON = {"Content-Type": "application/json"}
 # Keys under which token endpoints commonly return the access token.

@@ -8,13 +8,21 @@ import re
 from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
-import pytest
-
-from fixtures.contract import check, fail_on
-from fixtures.cookies import SetCookie, parse_set_cookie
-from fixtures.http import Exchange, Probe, http_date, http_twin, join_url
-from fixtures.plugin import Need, not_applicable
-from fixtures.schema import Cookies
+from fixtures.check import (
+    Cookies,
+    Exchange,
+    Need,
+    Probe,
+    SetCookie,
+    check,
+    fail,
+    fail_on,
+    http_date,
+    http_twin,
+    join_url,
+    not_applicable,
+    parse_set_cookie,
+)
 
 # A cookie whose name says it carries a login is treated as a session cookie even when unlisted.
 SENSITIVE_NAME = re.compile(r"sess|login|remember", re.IGNORECASE)
@@ -75,17 +83,14 @@ def _observed(need: Need, probe: Probe) -> tuple[Source, Exchange, list[SetCooki
     if exchange.status not in source.expected:
         if source.kind == "login":
             expected = ", ".join(str(s) for s in source.expected)
-            pytest.fail(
+            fail(
                 f"{source} answered {exchange.status}, not one of {expected} (api.cookies.login.expect_status): "
-                "the smoke credentials are wrong or the login endpoint is broken, so no cookie could be checked",
-                pytrace=False,
+                "the smoke credentials are wrong or the login endpoint is broken, so no cookie could be checked"
             )
-        pytest.fail(
-            f"{source} answered {exchange.status}: the landing request failed, no cookie to check", pytrace=False
-        )
+        fail(f"{source} answered {exchange.status}: the landing request failed, no cookie to check")
     cookies = _cookies_of(exchange)
     if not cookies:
-        pytest.fail(f"no cookie was set by {source}: nothing to check", pytrace=False)
+        fail(f"no cookie was set by {source}: nothing to check")
     return source, exchange, cookies
 
 
@@ -254,10 +259,9 @@ def test_cookie_lifetimes_are_inside_policy(need: Need, probe: Probe, inputs: di
     now = _response_time(exchange)
     checked = [cookie for cookie in cookies if cookie.name in limits]
     if not checked:
-        pytest.fail(
+        fail(
             f"none of the configured session or remember cookies ({', '.join(limits)}) was set by {source}: "
-            "nothing to check (see COOK-02)",
-            pytrace=False,
+            "nothing to check (see COOK-02)"
         )
     problems = []
     for cookie in checked:

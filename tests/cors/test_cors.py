@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from fixtures.contract import check, fail_on
-from fixtures.plugin import not_applicable
+from fixtures.check import check, fail_on, not_applicable
 
 ACAO = "Access-Control-Allow-Origin"
 ACAC = "Access-Control-Allow-Credentials"

@@ -8,10 +8,7 @@ from typing import Any
 
 from psycopg import sql
 
-from fixtures.contract import check, fail_on
-from fixtures.database import alembic_heads, end_of_life
-from fixtures.plugin import ENV, not_applicable
-from fixtures.schema import relation, unique_key
+from fixtures.check import alembic_heads, check, end_of_life, fail_on, not_applicable, relation, unique_key
 
 WRAPAROUND = 2**31
 # Schemas that belong to PostgreSQL itself, not to the application.
@@ -67,7 +64,7 @@ def test_database_reachable(need, db, env, inputs) -> None:
     guide=["V: Migration Errors", 'V: "Table already exists" Error'],
     references=["alembic: ScriptDirectory.get_heads", "django: showmigrations"],
 )
-def test_migrations_at_head(need, db, pytestconfig) -> None:
+def test_migrations_at_head(need, db, env_file) -> None:
     """Migrations are at head.
 
     Code deployed ahead of its schema fails at the first query that names a new column or table;
@@ -84,7 +81,7 @@ def test_migrations_at_head(need, db, pytestconfig) -> None:
     problems: list[str] = []
     expected = declared.head
     if declared.alembic:
-        folder = pytestconfig.stash[ENV].resolve(declared.alembic)
+        folder = env_file.resolve(declared.alembic)
         try:
             heads = alembic_heads(folder)
         except Exception as exc:  # alembic raises CommandError and others for a broken folder

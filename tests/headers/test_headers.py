@@ -5,10 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fixtures.contract import check, fail_on
-from fixtures.http import Exchange, Probe, api_answer_url
-from fixtures.plugin import Need
-from fixtures.schema import EnvironmentModel
+from fixtures.check import EnvironmentModel, Exchange, Need, Probe, api_answer_url, check, fail_on
 
 CSP = "Content-Security-Policy"
 # A version after a product token: nginx/1.22.1, Apache/2.4.57 (Debian), gunicorn/21.2.0, PHP/8.2.

@@ -8,23 +8,28 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from testinfra.host import Host
 
-from fixtures.contract import check, fail_on
-from fixtures.hosts import host_name, on_hosts, run
-from fixtures.nginxconf import (
+from fixtures.check import (
     ConfigError,
     Directive,
+    EnvironmentModel,
+    Host,
+    Need,
+    Nginx,
+    check,
     effective,
+    fail,
+    fail_on,
+    host_name,
     http_block,
     location_label,
     match_location,
+    on_hosts,
     parse_dump,
+    run,
     server_label,
     servers,
 )
-from fixtures.plugin import Need, fail
-from fixtures.schema import EnvironmentModel, Nginx
 
 # Directives that hand a request to something other than the file system.
 HANDLERS = ("proxy_pass", "fastcgi_pass", "uwsgi_pass", "grpc_pass", "scgi_pass", "return")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fixtures.contract import check, fail_on
-from fixtures.schema import Pool
+from fixtures.check import Pool, check, fail_on
 
 
 def _budget(db: Any) -> tuple[int, str]:

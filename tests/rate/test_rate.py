@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fixtures.burst import LIMITED, burst
-from fixtures.contract import check
-from fixtures.http import HttpCache, join_url
-from fixtures.plugin import Need, fail
+from fixtures.check import LIMITED, HttpCache, Need, burst, check, fail, join_url
 
 
 @check(

@@ -8,9 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from fixtures.contract import check, fail_on
-from fixtures.redis import Instance, RedisView
-from fixtures.schema import EnvironmentModel
+from fixtures.check import EnvironmentModel, Instance, RedisView, check, fail_on
 
 
 def _each(rds: RedisView, look: Callable[[Instance], list[str]]) -> list[str]:

@@ -8,8 +8,7 @@ import secrets
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-from fixtures.contract import check, fail_on
-from fixtures.http import http_date
+from fixtures.check import check, fail_on, http_date
 
 # One random name per run (per xdist worker): a cached "missing" probe never hits a real file.
 RUN_TOKEN = secrets.token_hex(8)

@@ -14,14 +14,23 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
-import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from fixtures.contract import check, fail_on
-from fixtures.http import Exchange, Probe, api_answer_url, ca_bundle, http_twin
-from fixtures.plugin import ENV, Need, fail, not_applicable
-from fixtures.schema import EnvironmentModel
+from fixtures.check import (
+    Environment,
+    EnvironmentModel,
+    Exchange,
+    Need,
+    Probe,
+    api_answer_url,
+    ca_bundle,
+    check,
+    fail,
+    fail_on,
+    http_twin,
+    not_applicable,
+)
 
 REDIRECTS = (301, 302, 303, 307, 308)
 PERMANENT = (301, 308)
@@ -64,9 +73,9 @@ def _https_origins(env: EnvironmentModel, need: Need) -> list[Origin]:
     return origins
 
 
-def _ca_bundle(pytestconfig: pytest.Config) -> str | None:
+def _ca_bundle(env_file: Environment) -> str | None:
     """tls.ca_bundle as an absolute path; fails when it names no file."""
-    bundle = ca_bundle(pytestconfig.stash[ENV])
+    bundle = ca_bundle(env_file)
     if bundle is None:
         return None
     if not bundle.is_file():
@@ -336,9 +345,7 @@ def test_hsts(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str,
     inputs={"min_days": 30, "critical_days": 7},
     references=["testssl.sh", "Mozilla Observatory"],
 )
-def test_certificate_is_valid(
-    need: Need, env: EnvironmentModel, pytestconfig: pytest.Config, inputs: dict[str, Any]
-) -> None:
+def test_certificate_is_valid(need: Need, env: EnvironmentModel, env_file: Environment, inputs: dict[str, Any]) -> None:
     """The certificate is valid.
 
     Rationale: browsers, mobile apps and Stripe refuse a certificate that has expired, that names
@@ -356,7 +363,7 @@ def test_certificate_is_valid(
     not cert.pem).
     """
     origins = _https_origins(env, need)
-    cafile = _ca_bundle(pytestconfig)
+    cafile = _ca_bundle(env_file)
     now = dt.datetime.now(dt.UTC)
     min_days, critical_days = float(inputs["min_days"]), float(inputs["critical_days"])
     problems: list[str] = []

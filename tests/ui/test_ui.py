@@ -5,13 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
-from fixtures import browser
-from fixtures.contract import check, fail_on
-from fixtures.http import ca_bundle
-from fixtures.plugin import ENV, Need, fail
-from fixtures.schema import EnvironmentModel
+from fixtures.check import Environment, EnvironmentModel, Need, browser, ca_bundle, check, fail, fail_on
 
 # Lines kept per kind of problem and page: enough to name the failure, short enough to read.
 MAX_LINES = 5
@@ -52,7 +46,7 @@ def _problems(seen: browser.PageVisit, root_selector: str, ignore: list[re.Patte
     inputs={"render_wait": 3.0, "ignore": []},
     references=["Playwright: page events console, pageerror, requestfailed"],
 )
-def test_spa_renders(need: Need, env: EnvironmentModel, inputs: dict[str, Any], pytestconfig: pytest.Config) -> None:
+def test_spa_renders(need: Need, env: EnvironmentModel, inputs: dict[str, Any], env_file: Environment) -> None:
     """The SPA renders in a real browser.
 
     Rationale: every HTTP-level check can pass while users see a white screen: a bundle that
@@ -84,7 +78,7 @@ def test_spa_renders(need: Need, env: EnvironmentModel, inputs: dict[str, Any], 
     try:
         with browser.chromium(
             ui.browser,
-            ca_bundle=ca_bundle(pytestconfig.stash[ENV]),
+            ca_bundle=ca_bundle(env_file),
             verify=env.tls.verify,
             resolve=ui.resolve,
             resolve_only=ui.resolve_only,

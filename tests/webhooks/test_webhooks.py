@@ -7,11 +7,18 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from fixtures.contract import check
-from fixtures.http import Exchange, Probe
-from fixtures.plugin import Need, fail, not_applicable
-from fixtures.schema import EnvironmentModel
-from fixtures.stripe_sign import event_payload, forged_header, signature_header
+from fixtures.check import (
+    EnvironmentModel,
+    Exchange,
+    Need,
+    Probe,
+    check,
+    event_payload,
+    fail,
+    forged_header,
+    not_applicable,
+    signature_header,
+)
 
 # The H guide's own probe: curl -X POST .../webhooks/stripe/ -H "Content-Type: application/json" -d '{"test": true}'.
 # HOOK-01 and HOOK-02 send exactly these bytes and headers, so they share one exchange.
