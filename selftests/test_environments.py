@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from sandbox.variables import VARIABLES
 
 from fixtures import environment as envmod
 from fixtures.environment import EnvironmentFileError
+from sandbox.variables import VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 

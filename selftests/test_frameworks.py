@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sandbox.plugin import instance_of
-from sandbox.variables import VARIABLES
 
 from fixtures import environment as envmod
 from sandbox.__main__ import instances
+from sandbox.plugin import instance_of
 from sandbox.twins import FRAMEWORKS, TWINS, resolve
+from sandbox.variables import VARIABLES
 from selftests.harness import LOCAL_DJANGO, twin_env
 
 

@@ -11,8 +11,7 @@ import re
 import pytest
 
 from fixtures.catalogue import checks, proving_twins
-from sandbox.twins import TWINS
-from sandbox.twins import FRAMEWORKS, split_instance
+from sandbox.twins import FRAMEWORKS, TWINS, split_instance
 
 CHECK_IDS = [c.id for c in checks()]
 PAIRS = [
