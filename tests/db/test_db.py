@@ -31,7 +31,7 @@ def _normal(expression: str) -> str:
     inputs={"eol_warning_days": 0},
     references=["https://www.postgresql.org/support/versioning/"],
 )
-def test_database_reachable(need, db, env, inputs) -> None:
+def test_database_reachable(db, env, inputs) -> None:
     """The database is reachable and its PostgreSQL version is supported.
 
     The API answers nothing useful without its database: every request that touches it fails with
@@ -42,7 +42,6 @@ def test_database_reachable(need, db, env, inputs) -> None:
     $DATABASE_URL -c "SELECT 1"`), the firewall and pg_hba.conf; plan the upgrade of an
     end-of-life major version (pg_upgrade, or a logical dump and restore).
     """
-    need("database.dsn")
     one, number, version = db.rows(
         "SELECT 1, current_setting('server_version_num')::int, current_setting('server_version')"
     )[0]
@@ -74,7 +73,6 @@ def test_migrations_at_head(need, db, env_file) -> None:
     `python manage.py migrate`) before the new code takes traffic; merge divergent heads with
     `alembic merge heads`.
     """
-    need("database.dsn")
     declared = need("database.migrations")
     if not (declared.head or declared.alembic or declared.django):
         not_applicable("database.migrations declares no head, alembic folder or django migrations")
@@ -123,7 +121,7 @@ def test_migrations_at_head(need, db, env_file) -> None:
     severity="critical",
     guide=["H: Database Corruption"],
 )
-def test_database_writable(need, db) -> None:
+def test_database_writable(db) -> None:
     """The database accepts writes.
 
     The guide's corruption procedure switches the database to read-only (ALTER DATABASE ... SET
@@ -134,7 +132,6 @@ def test_database_writable(need, db) -> None:
     Fix: ALTER DATABASE <db> SET default_transaction_read_only = off (or RESET it, also for roles:
     ALTER ROLE ... RESET default_transaction_read_only); point the DSN at the primary.
     """
-    need("database.dsn")
     db.connect()
     problems = []
     if db.default_read_only == "on":
@@ -162,7 +159,7 @@ def test_database_writable(need, db) -> None:
     inputs={"max_seconds": 3600},
     references=["check_postgres: txn_idle, txn_time"],
 )
-def test_no_long_transactions(need, db, inputs) -> None:
+def test_no_long_transactions(db, inputs) -> None:
     """No transaction stays open for long.
 
     A session idle in transaction (or running one transaction) for an hour holds its locks and
@@ -172,7 +169,6 @@ def test_no_long_transactions(need, db, inputs) -> None:
     Fix: find the client (application_name, client_addr in pg_stat_activity) and make it commit
     or roll back; end it with pg_terminate_backend(pid); set idle_in_transaction_session_timeout.
     """
-    need("database.dsn")
     rows = db.rows(
         "SELECT pid, usename, application_name, state, extract(epoch FROM now() - xact_start)::bigint"
         " FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"
@@ -204,7 +200,7 @@ def _extensions(db: Any) -> dict[str, str]:
     severity="low",
     guide=["H: Slow Queries", "H: Database Performance"],
 )
-def test_pg_stat_statements_installed(need, db) -> None:
+def test_pg_stat_statements_installed(db) -> None:
     """pg_stat_statements is installed.
 
     The guide diagnoses slow queries from pg_stat_statements; without it there is no record of
@@ -213,7 +209,6 @@ def test_pg_stat_statements_installed(need, db) -> None:
     Fix: add pg_stat_statements to shared_preload_libraries (a restart), then CREATE EXTENSION
     pg_stat_statements in the application's database.
     """
-    need("database.dsn")
     if "pg_stat_statements" not in _extensions(db):
         # Only roles with pg_read_all_settings see this setting; pg_settings then has no row.
         preload = db.value("SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'")
@@ -232,7 +227,7 @@ def test_pg_stat_statements_installed(need, db) -> None:
     guide=["H: Database Performance", "H: Slow Queries"],
     inputs={"max_mean_ms": 1000, "min_calls": 1},
 )
-def test_no_slow_statements(need, db, inputs) -> None:
+def test_no_slow_statements(db, inputs) -> None:
     """No statement is slow on average.
 
     A statement whose mean time exceeds a second holds a worker and a pooled connection for that
@@ -241,7 +236,6 @@ def test_no_slow_statements(need, db, inputs) -> None:
     Fix: EXPLAIN (ANALYZE, BUFFERS) the statement, add the missing index or rewrite the query;
     then pg_stat_statements_reset() to start measuring afresh.
     """
-    need("database.dsn")
     if "pg_stat_statements" not in _extensions(db):
         fail_on([f"pg_stat_statements is not installed in {db.where}: statement times cannot be read (DB-05)"])
     rows = db.rows(
@@ -264,7 +258,7 @@ def test_no_slow_statements(need, db, inputs) -> None:
     severity="medium",
     guide=["H: Add Missing Indexes", "H: Slow Queries"],
 )
-def test_indexes_exist_and_valid(need, db, env) -> None:
+def test_indexes_exist_and_valid(db, env) -> None:
     """The expected indexes exist, and no index is invalid.
 
     A missing index turns the guide's hot queries (properties by city and status, pending
@@ -276,7 +270,6 @@ def test_indexes_exist_and_valid(need, db, env) -> None:
     DROP INDEX CONCURRENTLY it, fix the cause (duplicates, a timeout) and build it again, or
     REINDEX INDEX CONCURRENTLY.
     """
-    need("database.dsn")
     rows = db.rows(
         "SELECT n.nspname, c.relname, t.relname, i.indisvalid AND i.indisready FROM pg_index i"
         " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid"
@@ -299,7 +292,7 @@ def test_indexes_exist_and_valid(need, db, env) -> None:
     guide=["H: Add Missing Indexes", "H: Slow Queries"],
     references=["postgres-checkup: H003 non-indexed foreign keys"],
 )
-def test_foreign_keys_indexed(need, db) -> None:
+def test_foreign_keys_indexed(db) -> None:
     """Every foreign key has an index on its columns.
 
     Without one, each delete or key update on the parent scans the whole child table under lock
@@ -308,7 +301,6 @@ def test_foreign_keys_indexed(need, db) -> None:
     Fix: CREATE INDEX CONCURRENTLY ON child (fk_column[, ...]); the index must start with the
     foreign key's columns.
     """
-    need("database.dsn")
     rows = db.rows(
         "SELECT c.conrelid::regclass::text, c.conname, c.confrelid::regclass::text,"
         " array(SELECT a.attname::text FROM unnest(c.conkey) k JOIN pg_attribute a"
@@ -335,7 +327,7 @@ def test_foreign_keys_indexed(need, db) -> None:
     guide=["H: Data Integrity Issues", "H: Fix Duplicate Data", "H: Fix Orphaned Records"],
     inputs={"max_orphans": 0},
 )
-def test_integrity_holds(need, db, env, inputs) -> None:
+def test_integrity_holds(db, env, inputs) -> None:
     """Integrity holds: unique keys without duplicates, no orphans, every constraint validated.
 
     Two accounts whose emails differ only in case make a case-insensitive login pick either one;
@@ -346,7 +338,6 @@ def test_integrity_holds(need, db, env, inputs) -> None:
     ... (lower(email))); delete or re-parent orphans and add the foreign key; run ALTER TABLE ...
     VALIDATE CONSTRAINT for each NOT VALID constraint.
     """
-    need("database.dsn")
     database = env.database
     problems: list[str] = []
     keys = {key: unique_key(key) for key in database.unique}
@@ -425,7 +416,7 @@ def test_integrity_holds(need, db, env, inputs) -> None:
     guide=["H: Query Optimization", "H: Slow Queries"],
     inputs={"min_rows": 10000, "max_age_hours": 48},
 )
-def test_statistics_fresh(need, db, inputs) -> None:
+def test_statistics_fresh(db, inputs) -> None:
     """Large tables have fresh planner statistics.
 
     The planner estimates row counts from ANALYZE's statistics. A large table never analyzed, or
@@ -436,7 +427,6 @@ def test_statistics_fresh(need, db, inputs) -> None:
     disabled for the table (ALTER TABLE ... RESET (autovacuum_enabled)), and run ANALYZE after
     bulk loads and restores.
     """
-    need("database.dsn")
     rows = db.rows(
         "SELECT s.schemaname || '.' || s.relname, greatest(s.n_live_tup, c.reltuples)::bigint,"
         " greatest(s.last_analyze, s.last_autoanalyze)"
@@ -460,7 +450,7 @@ def test_statistics_fresh(need, db, inputs) -> None:
     severity="medium",
     guide=["H: SQL Injection Attempts"],
 )
-def test_statement_logging_sane(need, db, env) -> None:
+def test_statement_logging_sane(db, env) -> None:
     """Statement logging is not left at `all` in production.
 
     The guide turns on log_statement = 'all' temporarily during an incident. Left on, every
@@ -470,7 +460,6 @@ def test_statement_logging_sane(need, db, env) -> None:
     Fix: ALTER SYSTEM RESET log_statement (or ALTER DATABASE/ROLE ... RESET log_statement) and
     SELECT pg_reload_conf(); use 'ddl' or 'mod', or log_min_duration_statement, for routine logging.
     """
-    need("database.dsn")
     if not env.production:
         not_applicable("production is false in the environment: verbose logging is allowed outside production")
     value = db.setting("log_statement")
@@ -540,7 +529,7 @@ def test_expired_sessions_cleaned(need, db, inputs) -> None:
     inputs={"max_percent": 50},
     references=["https://www.postgresql.org/docs/current/routine-vacuuming.html#VACUUM-FOR-WRAPAROUND"],
 )
-def test_wraparound_far(need, db, inputs) -> None:
+def test_wraparound_far(db, inputs) -> None:
     """Transaction id wraparound is far away.
 
     PostgreSQL must freeze old rows before the transaction counter wraps (2^31 transactions
@@ -551,7 +540,6 @@ def test_wraparound_far(need, db, inputs) -> None:
     long transactions and stale replication slots that hold the horizon back, and run VACUUM
     (FREEZE, VERBOSE) on them; keep autovacuum_freeze_max_age at its default (200 million).
     """
-    need("database.dsn")
     name, age, freeze_max = db.rows(
         "SELECT datname, age(datfrozenxid), current_setting('autovacuum_freeze_max_age')"
         " FROM pg_database ORDER BY 2 DESC LIMIT 1"

@@ -52,7 +52,6 @@ def test_pools_fit_the_server(need, db, env) -> None:
     max_connections (a restart) so that processes x (pool_size + max_overflow), summed over all
     clients and including surge replicas, stays within max_connections minus the reserved slots.
     """
-    need("database.dsn")
     pools = _pools(need, env)
     usable, how = _budget(db)
     demand = sum(pool.connections() for pool in pools)
@@ -68,7 +67,7 @@ def test_pools_fit_the_server(need, db, env) -> None:
     inputs={"max_usage_percent": 80},
     references=["check_postgres: backends"],
 )
-def test_connection_headroom(need, db, inputs) -> None:
+def test_connection_headroom(db, inputs) -> None:
     """There is connection headroom right now.
 
     When live connections already fill most of the usable budget, the next deploy or burst of
@@ -78,7 +77,6 @@ def test_connection_headroom(need, db, inputs) -> None:
     pg_stat_activity GROUP BY 1, 2, 3), end leaked idle sessions, shrink oversized pools or add
     PgBouncer.
     """
-    need("database.dsn")
     usable, how = _budget(db)
     rows = db.rows(
         "SELECT coalesce(state, 'unknown'), count(*) FROM pg_stat_activity"
@@ -111,7 +109,6 @@ def test_connections_recycled_before_dropped(need, db, env) -> None:
     Fix: set pool_recycle (SQLAlchemy) or CONN_MAX_AGE (Django) below the shortest idle timeout
     between the application and PostgreSQL, or raise that timeout.
     """
-    need("database.dsn")
     pools = _pools(need, env)
     limits: list[tuple[float, str]] = []
     # pg_settings gives the raw value in the setting's unit (ms); current_setting() formats it.

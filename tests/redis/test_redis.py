@@ -44,7 +44,7 @@ def _setting(instance: Instance, info_field: str, config_name: str) -> tuple[str
     severity="critical",
     guide=["H: Session Issues", "H: Email Service Issues"],
 )
-def test_redis_answers_ping(need, rds) -> None:
+def test_redis_answers_ping(rds) -> None:
     """Redis is reachable.
 
     Sessions, rate limits and the email queue live in Redis: when it does not answer, logins fail,
@@ -56,7 +56,6 @@ def test_redis_answers_ping(need, rds) -> None:
     firewall or security group lets the application hosts reach it. A PING answered with MISCONF
     means Redis cannot save its snapshot (see RDS-05).
     """
-    need("redis")
 
     def ping(instance: Instance) -> list[str]:
         began = time.monotonic()
@@ -94,7 +93,6 @@ def test_queues_and_sessions_are_not_evicted(need, rds, env, inputs) -> None:
     broker (CONFIG SET maxmemory-policy noeviction and in redis.conf, or the parameter group of a
     managed Redis), and move caches that should evict to an instance of their own.
     """
-    need("redis")
     assessed = []
 
     def policy(instance: Instance) -> list[str]:
@@ -143,7 +141,7 @@ def _sample_lists(instance: Instance, budget: int) -> list[str]:
     guide=["H: Memory Issues", "H: Session Issues"],
     inputs={"max_memory_percent": 90, "max_clients_percent": 90},
 )
-def test_memory_and_client_headroom(need, rds, inputs) -> None:
+def test_memory_and_client_headroom(rds, inputs) -> None:
     """There is memory and client headroom.
 
     When used_memory reaches maxmemory, a noeviction Redis answers every write with an OOM error
@@ -155,7 +153,6 @@ def test_memory_and_client_headroom(need, rds, inputs) -> None:
     trim it or give keys a TTL, raise maxmemory (and the container's memory limit) or maxclients,
     or split caches onto their own instance.
     """
-    need("redis")
 
     def headroom(instance: Instance) -> list[str]:
         info = instance.info()
@@ -209,7 +206,6 @@ def test_queue_backlogs_are_bounded(need, rds, env) -> None:
     what makes jobs fail and retry (the email_retry_queue grows), scale the workers, and only then
     drain the backlog.
     """
-    need("redis")
     if not any(instance.spec.queues for instance in rds):
         need(_key(env, "queues"))
 
@@ -236,7 +232,7 @@ def test_queue_backlogs_are_bounded(need, rds, env) -> None:
     guide=["H: Email Queue Management", "H: Session Issues"],
     references=["redis.io: Redis persistence"],
 )
-def test_persistence_is_healthy(need, rds) -> None:
+def test_persistence_is_healthy(rds) -> None:
     """Persistence is healthy where it is required.
 
     An instance declared `persistence: required` must have RDB snapshots or the AOF on, and its
@@ -249,7 +245,6 @@ def test_persistence_is_healthy(need, rds) -> None:
     enough memory to fork (vm.overcommit_memory=1); enable `save` rules or `appendonly yes` where
     persistence is required.
     """
-    need("redis")
 
     def persistence(instance: Instance) -> list[str]:
         info = instance.info()
