@@ -51,7 +51,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 docs: setup
-	$(BIN)/python -m fixtures.catalogue > docs/CHECKS.md
+	$(BIN)/python -m sandbox.catalogue > docs/CHECKS.md
 
 bench: setup
 	$(BIN)/python bench/probe_cache.py

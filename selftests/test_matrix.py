@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from fixtures.catalogue import checks, proving_twins
+from fixtures.catalogue import checks
+from sandbox.catalogue import proving_twins
 from sandbox.twins import FRAMEWORKS, TWINS, split_instance
 
 CHECK_IDS = [c.id for c in checks()]
