@@ -65,14 +65,8 @@ def variables_for(config: pytest.Config, instance: str) -> dict[str, str]:
 
 
 def _start_or_attach(config: pytest.Config, instance: str) -> dict[str, dict[str, str]]:
-    from sandbox.twins import resolve
-
-    try:
-        resolve(instance)
-    except ValueError as exc:
-        raise pytest.UsageError(f"sandbox.twin / sandbox.framework: {exc} (see `python -m sandbox twins`)") from None
     state = config.getoption("preflight_sandbox_state")
-    if state:
+    if state:  # the running sandbox's instances are the twins there are: nothing of the twins is imported
         try:
             running = read_state(Path(state))
         except StateError as exc:
@@ -83,7 +77,12 @@ def _start_or_attach(config: pytest.Config, instance: str) -> dict[str, dict[str
             )
         return running
     from sandbox.stack import SandboxError, start  # the sandbox's apps: imported only to start them
+    from sandbox.twins import resolve
 
+    try:
+        resolve(instance)
+    except ValueError as exc:
+        raise pytest.UsageError(f"sandbox.twin / sandbox.framework: {exc} (see `python -m sandbox twins`)") from None
     try:
         sandbox = start([instance])
     except SandboxError as exc:

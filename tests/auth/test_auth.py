@@ -8,8 +8,6 @@ import secrets
 import time
 from typing import Any
 
-import jwt
-
 from fixtures.check import (
     LIMITED,
     Exchange,
@@ -56,6 +54,8 @@ def _issued_token(need: Need, probe: Probe) -> tuple[str, str]:
 
 
 def _claims(token: str) -> dict[str, Any]:
+    import jwt
+
     return jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
 
 
@@ -144,6 +144,21 @@ def test_forged_tokens_are_rejected(need: Need, probe: Probe, inputs: dict[str, 
     else:
         claims = {"sub": "1", "iat": now, "exp": now + 600}
 
+    problems = []
+    for what, token in _forgeries(claims, genuine, need("api.auth").secret, int(inputs["expired_by_seconds"])):
+        exchange = _bearer(probe, target, token)
+        if exchange.status == 401:
+            continue
+        verdict = ": accepted" if 200 <= exchange.status < 300 else ""
+        problems.append(f"GET {target} with a forged token, {what}, answered {exchange.status}{verdict}; expected 401")
+    fail_on(problems)
+
+
+def _forgeries(claims: dict[str, Any], genuine: str | None, secret: str | None, ago: int) -> list[tuple[str, str]]:
+    """(what, token): unsigned, tampered, and (with the signing secret) expired but correctly signed."""
+    import jwt
+
+    now = int(time.time())
     forged: list[tuple[str, str]] = [
         ("alg none (an unsigned token)", jwt.encode({**claims, "iat": now, "exp": now + 600}, None, algorithm="none")),
     ]
@@ -155,24 +170,15 @@ def test_forged_tokens_are_rejected(need: Need, probe: Probe, inputs: dict[str, 
     else:
         tampered = jwt.encode(claims, secrets.token_urlsafe(32), algorithm="HS256")
         forged.append(("a tampered signature (signed with another key)", tampered))
-    secret = need("api.auth").secret
     if secret:
-        ago = int(inputs["expired_by_seconds"])
         algorithm = jwt.get_unverified_header(genuine)["alg"] if genuine else "HS256"
         if not algorithm.startswith("HS"):
             algorithm = "HS256"
         expired = {**claims, "iat": now - ago - 900, "exp": now - ago}
-        signed = jwt.encode(expired, secret, algorithm=algorithm)
-        forged.append((f"an expired exp ({ago} s ago, correctly signed)", signed))
-
-    problems = []
-    for what, token in forged:
-        exchange = _bearer(probe, target, token)
-        if exchange.status == 401:
-            continue
-        verdict = ": accepted" if 200 <= exchange.status < 300 else ""
-        problems.append(f"GET {target} with a forged token, {what}, answered {exchange.status}{verdict}; expected 401")
-    fail_on(problems)
+        forged.append(
+            (f"an expired exp ({ago} s ago, correctly signed)", jwt.encode(expired, secret, algorithm=algorithm))
+        )
+    return forged
 
 
 @check(

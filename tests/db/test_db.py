@@ -6,8 +6,6 @@ import datetime as dt
 import re
 from typing import Any
 
-from psycopg import sql
-
 from fixtures.check import alembic_heads, check, end_of_life, fail_on, not_applicable, relation, unique_key
 
 WRAPAROUND = 2**31
@@ -15,7 +13,9 @@ WRAPAROUND = 2**31
 USER_SCHEMAS = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_to%%'"
 
 
-def _ident(name: str) -> sql.Identifier:
+def _ident(name: str) -> Any:
+    from psycopg import sql
+
     return sql.Identifier(*name.split("."))
 
 
@@ -339,24 +339,37 @@ def test_integrity_holds(db, env, inputs) -> None:
     VALIDATE CONSTRAINT for each NOT VALID constraint.
     """
     database = env.database
-    problems: list[str] = []
-    keys = {key: unique_key(key) for key in database.unique}
-    tables = sorted({table for table, _ in keys.values()})
+    fail_on(
+        _unique_problems(db, database.unique) + _orphans(db, database.relations, inputs["max_orphans"]) + _not_valid(db)
+    )
+
+
+def _unique_indexes(db: Any, tables: list[str]) -> tuple[dict[str, list[set[str]]], set[str]]:
+    """(the normalised key expressions of each table's valid unique indexes, the tables that do not exist)."""
     existing: dict[str, list[set[str]]] = {table: [] for table in tables}
     absent: set[str] = set()
-    if keys:
-        for table, present, exprs in db.rows(
-            "SELECT t.name, to_regclass(t.name) IS NOT NULL, array(SELECT pg_get_indexdef(i.indexrelid, k, true)"
-            "   FROM generate_series(1, i.indnkeyatts) k)"
-            " FROM unnest(%s::text[]) t(name) LEFT JOIN pg_index i ON i.indrelid = to_regclass(t.name)"
-            "   AND i.indisunique AND i.indisvalid AND i.indpred IS NULL",
-            (tables,),
-        ):
-            if not present:
-                absent.add(table)
-            elif exprs:
-                existing[table].append({_normal(e) for e in exprs})
-    problems += [f"table {table} does not exist on {db.where}" for table in sorted(absent)]
+    for table, present, exprs in db.rows(
+        "SELECT t.name, to_regclass(t.name) IS NOT NULL, array(SELECT pg_get_indexdef(i.indexrelid, k, true)"
+        "   FROM generate_series(1, i.indnkeyatts) k)"
+        " FROM unnest(%s::text[]) t(name) LEFT JOIN pg_index i ON i.indrelid = to_regclass(t.name)"
+        "   AND i.indisunique AND i.indisvalid AND i.indpred IS NULL",
+        (tables,),
+    ):
+        if not present:
+            absent.add(table)
+        elif exprs:
+            existing[table].append({_normal(e) for e in exprs})
+    return existing, absent
+
+
+def _unique_problems(db: Any, declared: list[str]) -> list[str]:
+    from psycopg import sql
+
+    keys = {key: unique_key(key) for key in declared}
+    if not keys:
+        return []
+    existing, absent = _unique_indexes(db, sorted({table for table, _ in keys.values()}))
+    problems = [f"table {table} does not exist on {db.where}" for table in sorted(absent)]
     for key, (table, parts) in keys.items():
         if table in absent:
             continue
@@ -375,8 +388,15 @@ def test_integrity_holds(db, env, inputs) -> None:
             problems.append(
                 f"{key} on {db.where}: {groups} value(s) occur more than once (up to {most} rows each); expected none"
             )
-    limit = inputs["max_orphans"] + 1000
-    for item in database.relations:
+    return problems
+
+
+def _orphans(db: Any, relations: list[str], max_orphans: int) -> list[str]:
+    from psycopg import sql
+
+    problems = []
+    limit = max_orphans + 1000
+    for item in relations:
         child, column, parent, parent_column = relation(item)
         orphans = db.value(
             sql.SQL(
@@ -391,23 +411,28 @@ def test_integrity_holds(db, env, inputs) -> None:
             ),
             (limit,),
         )
-        if orphans > inputs["max_orphans"]:
+        if orphans > max_orphans:
             shown = f"at least {orphans}" if orphans == limit else str(orphans)
             problems.append(
                 f"{item} on {db.where}: {shown} orphaned row(s) in {child} point at no {parent} row; "
-                f"expected at most {inputs['max_orphans']}"
+                f"expected at most {max_orphans}"
             )
-    kinds = {"c": "CHECK", "f": "FOREIGN KEY", "n": "NOT NULL"}
-    for owner, name, kind in db.rows(
-        "SELECT coalesce(nullif(c.conrelid, 0)::regclass::text, c.contypid::regtype::text), c.conname, c.contype"
-        " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
-        f" WHERE NOT c.convalidated AND {USER_SCHEMAS} ORDER BY 1, 2"
-    ):
-        problems.append(
-            f"{kinds.get(kind, kind)} constraint {name} on {owner} is NOT VALID on {db.where}: existing rows were "
-            f"never checked"
+    return problems
+
+
+CONSTRAINT_KINDS = {"c": "CHECK", "f": "FOREIGN KEY", "n": "NOT NULL"}
+
+
+def _not_valid(db: Any) -> list[str]:
+    return [
+        f"{CONSTRAINT_KINDS.get(kind, kind)} constraint {name} on {owner} is NOT VALID on {db.where}: existing rows "
+        "were never checked"
+        for owner, name, kind in db.rows(
+            "SELECT coalesce(nullif(c.conrelid, 0)::regclass::text, c.contypid::regtype::text), c.conname, c.contype"
+            " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+            f" WHERE NOT c.convalidated AND {USER_SCHEMAS} ORDER BY 1, 2"
         )
-    fail_on(problems)
+    ]
 
 
 @check(
@@ -504,6 +529,8 @@ def test_expired_sessions_cleaned(need, db, inputs) -> None:
     Fix: schedule the guide's DELETE FROM user_sessions WHERE expires_at < NOW() (Django:
     `manage.py clearsessions`) daily, in batches on a large backlog.
     """
+    from psycopg import sql
+
     sessions = need("database.sessions")
     limit = inputs["max_expired_rows"]
     count, oldest = db.rows(

@@ -11,11 +11,8 @@ import socket
 import ssl
 import warnings
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
-
-from cryptography import x509
-from cryptography.x509.oid import ExtensionOID, NameOID
 
 from fixtures.check import (
     Environment,
@@ -31,6 +28,9 @@ from fixtures.check import (
     http_twin,
     not_applicable,
 )
+
+if TYPE_CHECKING:  # cryptography is imported where a certificate is read
+    from cryptography import x509
 
 REDIRECTS = (301, 302, 303, 307, 308)
 PERMANENT = (301, 308)
@@ -137,8 +137,35 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def _validity_problems(
+    origin: Origin, cert: x509.Certificate, now: dt.datetime, min_days: float, critical_days: float
+) -> list[str]:
+    not_after = cert.not_valid_after_utc
+    left = (not_after - now).total_seconds() / DAY
+    ends = not_after.strftime("%Y-%m-%d %H:%M UTC")
+    problems = []
+    if cert.not_valid_before_utc > now:
+        problems.append(f"{origin}: the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
+    if left < 0:
+        problems.append(f"{origin}: CRITICAL: the certificate expired on {ends} ({-left:.1f} days ago)")
+    elif left < critical_days:
+        problems.append(
+            f"{origin}: CRITICAL: the certificate expires in {left:.1f} days ({ends}), "
+            f"under {critical_days:g} days (inputs.TLS-03.critical_days)"
+        )
+    elif left < min_days:
+        problems.append(
+            f"{origin}: the certificate expires in {left:.1f} days ({ends}), inside the {min_days:g}-day "
+            "renewal window (inputs.TLS-03.min_days): renewal is not happening"
+        )
+    return problems
+
+
 def _names(cert: x509.Certificate) -> tuple[list[str], list[str]]:
     """The DNS names and IP addresses in the subjectAltName."""
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID
+
     try:
         san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
     except x509.ExtensionNotFound:
@@ -161,6 +188,8 @@ def _name_problem(origin: Origin, cert: x509.Certificate) -> str | None:
     ok = str(ipaddress.ip_address(host)) in ips if _is_ip(host) else any(_dns_match(pattern, host) for pattern in dns)
     if ok:
         return None
+    from cryptography.x509.oid import NameOID
+
     common = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     named = ", ".join([*dns, *ips]) or f"no subjectAltName (CN={', '.join(map(str, common)) or '-'})"
     return f"{origin}: the certificate does not match the host name {origin.host}: it names {named}"
@@ -362,6 +391,8 @@ def test_certificate_is_valid(need: Need, env: EnvironmentModel, env_file: Envir
     api.example.com`), and serve the full chain (nginx ssl_certificate pointing at fullchain.pem,
     not cert.pem).
     """
+    from cryptography.x509 import load_der_x509_certificate
+
     origins = _https_origins(env, need)
     cafile = _ca_bundle(env_file)
     now = dt.datetime.now(dt.UTC)
@@ -379,32 +410,14 @@ def test_certificate_is_valid(need: Need, env: EnvironmentModel, env_file: Envir
         if not seen.der:
             problems.append(f"{origin}: the server presented no certificate")
             continue
-        cert = x509.load_der_x509_certificate(seen.der)
+        cert = load_der_x509_certificate(seen.der)
         name = _name_problem(origin, cert)
         if name:
             problems.append(name)
         trust = _trust_problem(origin, cafile, env)
         if trust:
             problems.append(trust)
-        not_after = cert.not_valid_after_utc
-        left = (not_after - now).total_seconds() / DAY
-        ends = not_after.strftime("%Y-%m-%d %H:%M UTC")
-        if cert.not_valid_before_utc > now:
-            problems.append(
-                f"{origin}: the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
-            )
-        if left < 0:
-            problems.append(f"{origin}: CRITICAL: the certificate expired on {ends} ({-left:.1f} days ago)")
-        elif left < critical_days:
-            problems.append(
-                f"{origin}: CRITICAL: the certificate expires in {left:.1f} days ({ends}), "
-                f"under {critical_days:g} days (inputs.TLS-03.critical_days)"
-            )
-        elif left < min_days:
-            problems.append(
-                f"{origin}: the certificate expires in {left:.1f} days ({ends}), inside the {min_days:g}-day "
-                "renewal window (inputs.TLS-03.min_days): renewal is not happening"
-            )
+        problems += _validity_problems(origin, cert, now, min_days, critical_days)
     fail_on(problems)
 
 

@@ -74,7 +74,21 @@ def test_spa_renders(need: Need, env: EnvironmentModel, inputs: dict[str, Any], 
     base = (ui.url or need("web.url")).rstrip("/")
     urls = [base + route for route in ui.routes]
     api = (env.api.url,) if env.api and env.api.url else ()
-    visits: list[browser.PageVisit] = []
+    visits, unavailable = _visit(urls, ui, env, env_file, api, float(inputs["render_wait"]))
+    if unavailable:  # outside the except block: one line, no chained traceback
+        fail(f"UI-01 cannot run: {unavailable}")
+    problems = [line for seen in visits for line in _problems(seen, ui.root_selector, ignore)]
+    fail_on(
+        problems,
+        f"headless Chromium, expected {ui.root_selector} to render with no uncaught exception, "
+        "console error or failed API call:",
+    )
+
+
+def _visit(
+    urls: list[str], ui: Any, env: EnvironmentModel, env_file: Environment, api: tuple[str, ...], settle: float
+) -> tuple[list[browser.PageVisit], str]:
+    """Each page as the browser saw it, or why the browser could not start."""
     try:
         with browser.chromium(
             ui.browser,
@@ -84,26 +98,10 @@ def test_spa_renders(need: Need, env: EnvironmentModel, inputs: dict[str, Any], 
             resolve_only=ui.resolve_only,
             timeout=ui.timeout,
         ) as context:
-            visits += [
-                browser.visit(
-                    context,
-                    url,
-                    root_selector=ui.root_selector,
-                    timeout=ui.timeout,
-                    api=api,
-                    settle=float(inputs["render_wait"]),
-                )
+            visits = [
+                browser.visit(context, url, root_selector=ui.root_selector, timeout=ui.timeout, api=api, settle=settle)
                 for url in urls
             ]
     except browser.BrowserUnavailable as exc:
-        unavailable = str(exc)
-    else:
-        unavailable = ""
-    if unavailable:  # outside the except block: one line, no chained traceback
-        fail(f"UI-01 cannot run: {unavailable}")
-    problems = [line for seen in visits for line in _problems(seen, ui.root_selector, ignore)]
-    fail_on(
-        problems,
-        f"headless Chromium, expected {ui.root_selector} to render with no uncaught exception, "
-        "console error or failed API call:",
-    )
+        return [], str(exc)
+    return visits, ""
