@@ -139,7 +139,7 @@ def test_outcomes_are_typed_in_every_output(suite, workers: list[str]) -> None:
     tuple_shown = re.search(r"test_checks\.py(&#x27;|&#39;|')\s*,|Skipped: ", html)
     assert not tuple_shown, f"a skip's raw tuple reached the HTML report: {tuple_shown}"
     assert str(ROOT) not in html and "/tmp/" not in html, "a machine path reached the HTML report"
-    for label in ("Blocked", "Not Checked", "N/A"):
+    for label in ("Blocked", "Not Checked", "Not Applicable"):
         assert label in html
 
 
