@@ -149,3 +149,62 @@ def test_the_catalogue_builds_with_the_dev_extras_only(tmp_path: Path, command: 
     assert done.stdout.startswith("# Check catalogue")
     if command == "sandbox.catalogue":
         assert done.stdout == (ROOT / "docs" / "CHECKS.md").read_text()
+
+
+PLUGIN = """
+import pytest
+
+pytest_plugins = ["fixtures.plugin"]
+
+
+@pytest.hookimpl
+def pytest_preflight_variables(config, document, path):
+    if "vault" in document.get("description", ""):
+        return {"SHOP_URL": "https://shop.example", "STRIPE_WEBHOOK_SECRET": "whsec_from_vault"}
+    return None
+"""
+
+CHECK = '''
+from fixtures.check import check, fail
+
+@check("HOOK-01", severity="high", guide="H: Webhook Issues")
+def test_reads(env):
+    """Reads the variables.
+
+    A rationale.
+
+    Fix: nothing.
+    """
+    assert env.web.url == "https://shop.example"
+    assert env.webhooks.stripe.secret == "whsec_from_vault"
+
+@check("HOOK-02", severity="high", guide="H: Webhook Issues")
+def test_leaks(env):
+    """Names the secret in its failure.
+
+    A rationale.
+
+    Fix: nothing.
+    """
+    fail(f"saw {env.webhooks.stripe.secret}")
+'''
+
+
+def test_a_plugin_provides_variables_through_the_hook(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest_preflight_variables is a hook any plugin may answer (a vault, a CI's secret store), not
+    only the sandbox; what it provides is a secret like any ${VARIABLE} named so."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
+    pytester.makeconftest(PLUGIN)
+    pytester.makefile(
+        ".yml",
+        unit='name: unit\ndescription: from the vault\nweb: {url: "${SHOP_URL}"}\n'
+        'webhooks: {stripe: {url: "https://shop.example/hook", secret: "${STRIPE_WEBHOOK_SECRET}"}}\n',
+    )
+    pytester.makepyfile(test_checks=CHECK)
+    result = pytester.runpytest_subprocess("--env=unit.yml", "--no-reports", "-p", "no:cacheprovider")
+    assert result.ret == 1, result.stdout.str()[-2000:]
+    result.stdout.re_match_lines([r".*HOOK-02 Names the secret in its failure: saw \*\*\*", r".*1 failed, 1 passed.*"])
+    assert "whsec_from_vault" not in result.stdout.str()
