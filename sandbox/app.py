@@ -181,6 +181,14 @@ def _register_api(
     secret: str,
     slow_query_seconds: float,
 ) -> None:
+    _register_listing(app, engine, slow_query_seconds)
+    _register_account(app)
+    _register_login(app, engine, cookies, auth, secret)
+
+
+def _register_listing(app: Flask, engine: sa.Engine, slow_query_seconds: float) -> None:
+    """The health answer and the public property listing."""
+
     @app.get("/api/health")
     def health() -> tuple[Response, int]:
         try:
@@ -209,6 +217,10 @@ def _register_api(
                 return jsonify(public(prop)), 200
         return _error(404, "not found")
 
+
+def _register_account(app: Flask) -> None:
+    """The routes of a logged-in user (auth.protected decides which need one)."""
+
     @app.get("/api/v1/account")
     def account() -> tuple[Response, int]:
         if g.user_id is None:
@@ -220,6 +232,10 @@ def _register_api(
         # Protection comes from settings auth.protected (the before_request hook), like a decorator
         # that can be forgotten.
         return jsonify(PAYMENTS), 200
+
+
+def _register_login(app: Flask, engine: sa.Engine, cookies: dict[str, Any], auth: dict[str, Any], secret: str) -> None:
+    """The token endpoint and the cookie login, with its remember-me and CSRF cookies."""
 
     @app.post("/api/auth/token")
     def token() -> tuple[Response, int]:
