@@ -1,14 +1,13 @@
 """A private PostgreSQL cluster: initdb into a temp dir, role `app`, database `app` built by the
 Alembic migrations in sandbox/migrations, seed rows (the smoke user among them), pg_stat_statements.
 
-Twins about data get a database of their own, cloned from `app` (clone_for) and changed by the
-twin's SQL (prepare); twins about server settings get a cluster of their own."""
+Twins about data get a database of their own, cloned from `app` (clone_app) and changed by the
+twin's data part (prepare); twins about server settings get a cluster of their own (sandbox.plan)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import signal
 import threading
@@ -19,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from sandbox.parts import DataPart
 from sandbox.proc import (
     HOST,
     Process,
@@ -108,10 +108,6 @@ def migrate(creator: Any, revision: str = "head", *, down: bool = False) -> None
             connection.commit()
     finally:
         engine.dispose()
-
-
-def database_name(twin: str) -> str:
-    return "twin_" + re.sub(r"[^a-z0-9]+", "_", twin.lower()).strip("_")
 
 
 def pg_bin(tool: str) -> str:
@@ -313,18 +309,15 @@ class Cluster:
         """Like _local, but in transactions (for SQLAlchemy and bulk rows)."""
         return psycopg.connect(host=str(self.sockets), port=self.port, user=user, dbname=dbname, connect_timeout=5)
 
-    def create_django_database(self, twin: str) -> str:
+    def create_django_database(self, name: str) -> None:
         """An empty database for a Django twin's own migrations (with pg_stat_statements, like app_django)."""
-        name = "django_" + database_name(twin)
         with self._local() as conn:
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE)))
         with self._local(dbname=name) as conn:
             conn.execute("CREATE EXTENSION pg_stat_statements")
-        return name
 
-    def clone_for(self, twin: str) -> str:
-        """A database of the twin's own, copied from the migrated and seeded `app`; its name."""
-        name = database_name(twin)
+    def clone_app(self, name: str) -> None:
+        """A database of a twin's own, copied from the migrated and seeded `app`."""
         with self._clone_lock, self._local() as conn:
             conn.execute(
                 sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
@@ -333,26 +326,25 @@ class Cluster:
             )
         with self._local(dbname=name) as conn:
             conn.execute("ANALYZE")  # statistics are per database: the copy starts without them
-        return name
 
-    def prepare(self, database: str, twin: Any) -> None:
-        """Apply a twin's database changes: an Alembic downgrade, its SQL (as the superuser;
-        {database} names its database), the statements that must fail, and a held transaction."""
-        if twin.alembic_revision:
-            migrate(lambda: self._connect(database, APP_ROLE), twin.alembic_revision, down=True)
-        ident = f'"{database}"'  # database_name() or APP_DATABASE: no quoting needed beyond this
+    def prepare(self, database: str, data: DataPart) -> None:
+        """Apply a twin's data changes: an Alembic downgrade, its SQL (as the superuser; {database}
+        names its database), the statements that must fail, and a held transaction."""
+        if data.alembic_revision:
+            migrate(lambda: self._connect(database, APP_ROLE), data.alembic_revision, down=True)
+        ident = f'"{database}"'  # sandbox.plan.database_name() or APP_DATABASE: no quoting needed beyond this
         with self._local(dbname=database) as conn:
-            for statement in twin.sql:
+            for statement in data.sql:
                 conn.execute(statement.replace("{database}", ident))
-            for statement in twin.sql_failing:
+            for statement in data.sql_failing:
                 try:
                     conn.execute(statement.replace("{database}", ident))
                 except psycopg.Error:
                     continue
-                raise SandboxError(f"twin {twin.name!r}: {statement!r} was expected to fail but succeeded")
-        if twin.hold_transaction:
+                raise SandboxError(f"{statement!r} was expected to fail but succeeded")
+        if data.hold_transaction:
             held = psycopg.connect(self.url(database), connect_timeout=5, application_name="preflight-sandbox-hold")
-            held.execute(twin.hold_transaction)  # psycopg opens a transaction; it stays open, idle
+            held.execute(data.hold_transaction)  # psycopg opens a transaction; it stays open, idle
             self._held.append(held)
 
     def hold_connections(self, count: int) -> None:

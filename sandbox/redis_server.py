@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from pydantic import ValidationError
 
+from sandbox.parts import RedisSettings, RedisSetup
 from sandbox.proc import (
     HOST,
     Process,
@@ -27,35 +29,15 @@ from sandbox.proc import (
 
 TLS_HOST = "localhost"  # a name on the sandbox's server certificate
 
-# The good stack's queue and session store: it must not evict keys, has a limit that gives
-# checks a ratio, and persists (AOF, plus an hourly snapshot).
-QUEUE_SETTINGS: dict[str, str] = {
-    "maxmemory": "64mb",
-    "maxmemory-policy": "noeviction",
-    "appendonly": "yes",
-    "appendfsync": "everysec",
-    "save": "3600 1",
-}
-# The good stack's cache: evicting least-recently-used keys is right for a cache; no persistence.
-CACHE_SETTINGS: dict[str, str] = {
-    "maxmemory": "32mb",
-    "maxmemory-policy": "allkeys-lru",
-    "appendonly": "no",
-    "save": "",
-}
+# The good stack's queue and session store (sandbox.parts.RedisSettings), and its cache: evicting
+# least-recently-used keys is right for a cache; no persistence.
+QUEUE_SETTINGS = RedisSettings().conf()
+CACHE_SETTINGS = RedisSettings.model_validate(
+    {"maxmemory": "32mb", "maxmemory-policy": "allkeys-lru", "appendonly": "no", "save": ""}
+).conf()
 # What the good stack holds: a small email backlog, live sessions (with a TTL), cached pages.
-QUEUE_SEED: dict[str, Any] = {"lists": {"email_queue": 3, "email_retry_queue": 1}, "sessions": 5}
-CACHE_SEED: dict[str, Any] = {"cache": 20}
-
-# Setup steps a twin may ask for (Twin.redis_setup), in this order:
-#   unwritable_dir: true      redis runs unprivileged with a `dir` it cannot write
-#   lists: {name: n}          RPUSH n small JSON jobs onto each list
-#   sessions: n               n session keys with a one-day TTL
-#   cache: n                  n cache keys with a one-hour TTL
-#   fill_memory_percent: p    write 16 KiB values until used_memory reaches p% of maxmemory
-#   bgsave: true              BGSAVE and wait for it to end (fails with an unwritable dir)
-#   hold_clients: n           keep n idle client connections open until the sandbox stops
-SETUP_STEPS = ("unwritable_dir", "lists", "sessions", "cache", "fill_memory_percent", "bgsave", "hold_clients")
+QUEUE_SEED = RedisSetup(lists={"email_queue": 3, "email_retry_queue": 1}, sessions=5)
+CACHE_SEED = RedisSetup(cache=20)
 
 
 def _quote(value: str) -> str:
@@ -93,7 +75,7 @@ class RedisServer:
         directory: Path,
         log: Path,
         settings: dict[str, str] | None = None,
-        setup: dict[str, Any] | None = None,
+        setup: RedisSetup | dict[str, Any] | None = None,
         name: str = "redis-server",
         home: Path | None = None,
     ) -> None:
@@ -101,16 +83,16 @@ class RedisServer:
         self.directory = home or directory
         self.log = log
         self.settings = {**QUEUE_SETTINGS, **(settings or {})}
-        self.setup = dict(setup or {})
+        try:
+            self.setup = RedisSetup.model_validate(setup or {})
+        except ValidationError as exc:
+            raise SandboxError(f"{name}: bad redis setup {setup!r}: {exc.errors()[0]['msg']}") from None
         self.name = name
         self.port = 0
         self.held: list[socket.socket] = []
         self.tls: RedisTls | None = None
         # Like a production Redis, it asks for a password (the suite sends AUTH, and redacts it).
         self.password = secrets.token_urlsafe(18)
-        unknown = set(self.setup) - set(SETUP_STEPS)
-        if unknown:
-            raise SandboxError(f"{name}: unknown redis setup steps {sorted(unknown)} (known: {', '.join(SETUP_STEPS)})")
 
     @property
     def url(self) -> str:
@@ -123,7 +105,7 @@ class RedisServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         data = self.directory / "data"
         data.mkdir(exist_ok=True)
-        unwritable = bool(self.setup.get("unwritable_dir"))
+        unwritable = self.setup.unwritable_dir
         if unwritable:
             # As root, the directory stays root's 0755 and redis runs as nobody; otherwise 0555.
             data.chmod(0o755 if is_root() else 0o555)
@@ -142,11 +124,11 @@ class RedisServer:
                 lambda: proc.owns_listener(self.port) and _pong(self.port, self.tls), deadline, "answering PING"
             ),
         )
-        if self.setup:
+        if self.setup.declared:
             try:
                 self._seed(deadline)
             except (redis.RedisError, OSError) as exc:
-                raise proc.fail(f"setup {sorted(self.setup)} failed: {exc}") from None
+                raise proc.fail(f"setup {sorted(self.setup.model_fields_set)} failed: {exc}") from None
         return proc
 
     def _write_conf(self, data: Path, unprivileged: bool) -> Path:
@@ -185,19 +167,19 @@ class RedisServer:
         client = redis.Redis.from_url(self.url, socket_timeout=5, decode_responses=True, **tls)
         try:
             pipe = client.pipeline(transaction=False)
-            for name, count in self.setup.get("lists", {}).items():
+            for name, count in self.setup.lists.items():
                 for n in range(count):
                     pipe.rpush(name, f'{{"to": "user{n}@example.com", "template": "password_reset", "n": {n}}}')
-            for _ in range(self.setup.get("sessions", 0)):
+            for _ in range(self.setup.sessions):
                 pipe.set(f"session:{secrets.token_hex(16)}", '{"user_id": 42}', ex=86400)
-            for n in range(self.setup.get("cache", 0)):
+            for n in range(self.setup.cache):
                 pipe.set(f"cache:page:/properties/{n}", "<html>...</html>", ex=3600)
             pipe.execute()
-            if "fill_memory_percent" in self.setup:
-                self._fill(client, int(self.setup["fill_memory_percent"]), deadline)
-            if self.setup.get("bgsave"):
+            if self.setup.fill_memory_percent:
+                self._fill(client, self.setup.fill_memory_percent, deadline)
+            if self.setup.bgsave:
                 self._bgsave(client, deadline)
-            for _ in range(int(self.setup.get("hold_clients", 0))):
+            for _ in range(self.setup.hold_clients):
                 self._hold()
         finally:
             client.close()

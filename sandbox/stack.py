@@ -1,4 +1,5 @@
-"""Start and stop the sandbox: shared parts once, then nginx + gunicorn for each twin, in parallel."""
+"""Start and stop the sandbox: execute a plan (sandbox.plan), shared parts once, then nginx + gunicorn for
+each twin instance, in parallel."""
 
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ from werkzeug.security import generate_password_hash
 from sandbox import spa
 from sandbox.appserver import AppServer, migrate_django, python_env
 from sandbox.launcher import Launcher
-from sandbox.nginx import Nginx, knobs_for, nginx_binary
-from sandbox.postgres import APP_DATABASE, DJANGO_DATABASE, Cluster
+from sandbox.nginx import Nginx, nginx_binary
+from sandbox.parts import CorsSettings
+from sandbox.plan import GOOD, InstancePlan, Plan, ReleasePlan, make_plan
+from sandbox.postgres import Cluster
 from sandbox.proc import Process, SandboxError, Supervisor, is_root
-from sandbox.redis_server import CACHE_SEED, CACHE_SETTINGS, QUEUE_SEED, RedisServer, RedisTls
-from sandbox.settings import DEFAULT_SETTINGS, merge
+from sandbox.redis_server import CACHE_SEED, CACHE_SETTINGS, RedisServer, RedisTls
 from sandbox.state import write_state
 from sandbox.tls import Certificates, make_certificates
 from sandbox.twins import Twin, resolve
@@ -40,9 +42,6 @@ __all__ = ["Sandbox", "SandboxError", "start", "DEFAULT_TIMEOUT"]
 # A hang guard for the whole start, not a speed target: every twin under both frameworks (~170
 # instances, each Django cluster migrated first) took 71 s on two busy cores.
 DEFAULT_TIMEOUT = 150.0
-GOOD = "good"
-# The cluster shared by the twins that change only data (a database each).
-DATA = "data-twins"
 LOGIN_EMAIL = "smoke@preflight.test"
 
 T = TypeVar("T")
@@ -50,15 +49,12 @@ T = TypeVar("T")
 
 @dataclass
 class _RunningTwin:
-    twin: Twin
-    framework: str
-    name: str  # the instance: `<twin>`, or `<twin>@django`
+    plan: InstancePlan
     cluster: Cluster
     app: AppServer
     nginx: Nginx
     processes: tuple[Process, ...] = ()
     secret_key: str = ""
-    database: str = APP_DATABASE  # the API's: `app` (or a data twin's clone) for Flask, `app_django` for Django
 
 
 class Sandbox:
@@ -102,7 +98,7 @@ class Sandbox:
             "SANDBOX_HTTPS_PORT": str(running.nginx.https_port),
             "SANDBOX_HTTP_PORT": str(running.nginx.http_port),
             "SANDBOX_CA_BUNDLE": str(self._certs.ca_bundle),
-            "SANDBOX_DATABASE_URL": running.cluster.url(running.database),
+            "SANDBOX_DATABASE_URL": running.cluster.url(running.plan.database),
             "SANDBOX_PG_MAX_CONNECTIONS": str(running.cluster.max_connections),
             "SANDBOX_REDIS_URL": self._redis_for(twin).url,
             "SANDBOX_REDIS_CACHE_URL": self._redis_cache.url,
@@ -129,22 +125,18 @@ class Sandbox:
             "postgres": running.cluster.log,
             "redis": self._redis_for(twin).log,
             "redis_cache": self._redis_cache.log,
-            **({"django_migrate": self._migrate_log(running)} if running.framework == "django" else {}),
+            **({"django_migrate": self._migrate_log(running.plan.release)} if running.plan.release else {}),
         }
 
-    def _migrate_log(self, running: _RunningTwin) -> Path:
-        return self._django_dir(running.cluster, running.twin) / "migrate.log"
-
-    def _django_dir(self, cluster: Cluster, twin: Twin | None = None) -> Path:
-        """Where Django's release step runs and logs: the cluster's, or that of a twin that stops it early."""
-        where = twin.name if twin is not None and twin.django_migrate_to else cluster.name
-        return self.workdir / "django" / where
+    def _migrate_log(self, release: str) -> Path:
+        """Where Django's release step logs: django/<cluster>/, or django/<twin>/ for a twin that stops it early."""
+        return self.workdir / "django" / release / "migrate.log"
 
     def superuser(self, twin: str = GOOD) -> Any:
         """A superuser psycopg connection (autocommit) to the twin's database, for self-tests that
         look behind the suite (pg_stat_statements_reset, table checksums). The suite never uses it."""
         running = self._running(twin)
-        return running.cluster.admin(running.database)
+        return running.cluster.admin(running.plan.database)
 
     def pids(self) -> list[int]:
         return self._supervisor.pids()
@@ -197,8 +189,7 @@ class Sandbox:
             raise KeyError(f"twin {twin!r} is not running (running: {sorted(self._twins)})") from None
 
     def _redis_for(self, instance: str) -> RedisServer:
-        # One Redis per twin, shared by its Flask and Django instances (the app does not use it).
-        return self._redis.get(self._running(instance).twin.name, self._redis[GOOD])
+        return self._redis[self._running(instance).plan.redis]
 
     def _release_connections(self) -> None:
         for cluster in self._clusters.values():
@@ -209,11 +200,11 @@ class Sandbox:
     def _mark(self, part: str) -> None:
         self.timings[part] = round(time.monotonic() - self._began, 2)
 
-    def _start(self, instances: list[tuple[Twin, str]], timeout: float, fork_apps: bool) -> None:
+    def _start(self, plan: Plan, timeout: float, fork_apps: bool) -> None:
+        """Execute the plan: the files first, then every server and instance in parallel."""
         self._began = time.monotonic()
         deadline = self._began + timeout
-        self._order = [twin.instance(framework) for twin, framework in instances]
-        twins = list({twin.name: twin for twin, _ in instances}.values())
+        self._order = [instance.name for instance in plan.instances]
         self.workdir.mkdir(parents=True, exist_ok=True)
         # Forks the gunicorns (fork_apps) and stops everything if this process dies unstopped.
         guardian = Launcher(self._supervisor, self.workdir / "app-launcher.log", python_env())
@@ -221,20 +212,28 @@ class Sandbox:
         self._supervisor.guardian = guardian.watch
         if self._owns_workdir:
             guardian.remove_if_orphaned(self.workdir)
-        launcher = guardian if fork_apps else None
-        self._certs = make_certificates(self.workdir / "tls", [knobs_for(t.nginx)["certificate"] for t in twins])
+        roots = self._make_files(plan)
+        self._make_servers(plan, guardian)
+        self._run(plan, roots, guardian if fork_apps else None, deadline)
+
+    def _make_files(self, plan: Plan) -> dict[str, Path]:
+        """The certificates and the SPA builds the plan's instances serve; the web root of each build."""
+        self._certs = make_certificates(self.workdir / "tls", plan.certificates)
         # The cache speaks TLS only, like a managed Redis with in-transit encryption (rediss://).
         certs = self._certs
         self._redis_cache.tls = RedisTls(certs.server_chain, certs.server_key, certs.ca_bundle)
-        roots = {"prod": spa.build(self.workdir / "www").root}
-        if any(knobs_for(t.nginx)["build"] == "dev" for t in twins):
-            roots["dev"] = spa.build(self.workdir / "www-dev", dev=True).root
-        if any(knobs_for(t.nginx)["build"] == "broken" for t in twins):
-            roots["broken"] = spa.build(self.workdir / "www-broken", broken=True).root
-        if any(knobs_for(t.nginx)["leftovers"] for t in twins):
-            roots["leftovers"] = spa.build_with_leftovers(self.workdir / "www-leftovers").root
+        builds = {
+            "prod": lambda: spa.build(self.workdir / "www"),
+            "dev": lambda: spa.build(self.workdir / "www-dev", dev=True),
+            "broken": lambda: spa.build(self.workdir / "www-broken", broken=True),
+            "leftovers": lambda: spa.build_with_leftovers(self.workdir / "www-leftovers"),
+        }
+        roots = {name: builds[name]().root for name in plan.roots}
         self._mark("tls and spa")
+        return roots
 
+    def _make_servers(self, plan: Plan, guardian: Launcher) -> None:
+        """The clusters and Redis servers of the plan, not started yet."""
         # Data and sockets of the clusters go to a short private path (socket paths are limited
         # to ~100 bytes); as root it must be traversable by the user PostgreSQL runs as.
         self._pg_home = Path(tempfile.mkdtemp(prefix="preflight-pg-"))
@@ -242,68 +241,45 @@ class Sandbox:
         if is_root():
             self._pg_home.chmod(0o711)
         smoke_user = (self.login_email, generate_password_hash(self.login_password))
-        # A twin with a cluster of its own gets one per instance: each framework's connections apart.
-        keys = {
-            t.instance(fw): (t.instance(fw) if t.own_cluster else DATA if t.database else GOOD) for t, fw in instances
-        }
-        django_clusters = {keys[t.instance(fw)] for t, fw in instances if fw == "django"}
-        standbys = {t.instance(fw) for t, fw in instances if t.standby}
-        clusters = [(GOOD, {}, 0)] + [(t.instance(fw), t.postgres, t.next_xid) for t, fw in instances if t.own_cluster]
-        if any(t.database and not t.own_cluster for t in twins):
-            clusters.append((DATA, {}, 0))
-        for key, settings, next_xid in clusters:
-            self._clusters[key] = Cluster(
-                key,
+        for name, cluster in plan.clusters.items():
+            self._clusters[name] = Cluster(
+                name,
                 self._supervisor,
-                self._pg_home / key,
-                self.workdir / "postgres" / f"{key}.log",
+                self._pg_home / name,
+                self.workdir / "postgres" / f"{name}.log",
                 password=secrets.token_urlsafe(18),
-                settings=settings,
+                settings=cluster.settings,
                 smoke_user=smoke_user,
-                next_xid=next_xid,
-                django=key in django_clusters,
-                standby=key in standbys,
+                next_xid=cluster.next_xid,
+                django=cluster.django,
+                standby=cluster.standby,
             )
-        holds = {t.instance(fw): t.hold_connections for t, fw in instances if t.hold_connections}
-        for key, settings, setup in [(GOOD, {}, QUEUE_SEED)] + [
-            (t.name, t.redis, t.redis_setup) for t in twins if t.redis or t.redis_setup
-        ]:
-            name = "redis-server" if key == GOOD else f"redis-server {key}"
-            folder = self.workdir / "redis" / key
-            home = self._pg_home / f"redis-{key}" if setup.get("unwritable_dir") else None
-            self._redis[key] = RedisServer(folder, folder.with_suffix(".log"), settings, setup, name, home)
+        for name, server in plan.redis.items():
+            process = "redis-server" if name == GOOD else f"redis-server {name}"
+            folder = self.workdir / "redis" / name
+            home = self._pg_home / f"redis-{name}" if server.setup.unwritable_dir else None
+            settings = server.settings.conf()
+            self._redis[name] = RedisServer(folder, folder.with_suffix(".log"), settings, server.setup, process, home)
 
+    def _run(self, plan: Plan, roots: dict[str, Path], launcher: Launcher | None, deadline: float) -> None:
+        """Start every server, release step and instance, each as soon as what it needs is ready."""
         servers = [self._redis_cache, *self._redis.values()]
-        workers = 2 * len(self._clusters) + len(instances) + len(servers)
+        workers = len(servers) + len(plan.clusters) + len(plan.releases) + len(plan.instances)
         pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox")
         futures: list[cf.Future[Any]] = [pool.submit(self._start_redis, server, deadline) for server in servers]
         clusters = {
-            key: pool.submit(self._start_cluster, cluster, holds.get(key, 0), deadline)
-            for key, cluster in self._clusters.items()
+            name: pool.submit(self._start_cluster, self._clusters[name], cluster.hold_connections, deadline)
+            for name, cluster in plan.clusters.items()
         }
-        futures += clusters.values()
-        # Django's release step once per cluster (app_django), and once per twin that stops it early.
-        migrated = {
-            key: pool.submit(self._migrate_django, self._clusters[key], clusters[key], launcher, deadline)
-            for key in django_clusters
+        released = {
+            name: pool.submit(self._release, release, clusters[release.cluster], launcher, deadline)
+            for name, release in plan.releases.items()
         }
-        for twin, framework in instances:
-            if framework == "django" and twin.django_migrate_to:
-                key = keys[twin.instance(framework)]
-                migrated[twin.instance(framework)] = pool.submit(
-                    self._migrate_django, self._clusters[key], clusters[key], launcher, deadline, twin
-                )
-        futures += migrated.values()
-        for twin, framework in instances:
-            key = keys[twin.instance(framework)]
-            knobs = knobs_for(twin.nginx)
-            root = roots["leftovers" if knobs["leftovers"] else knobs["build"]]
-            ready = clusters[key]
-            if framework == "django":
-                ready = migrated.get(twin.instance(framework), migrated[key])
-            futures.append(
-                pool.submit(self._start_twin, twin, framework, ready, self._clusters[key], root, launcher, deadline)
-            )
+        futures += [*clusters.values(), *released.values()]
+        for instance in plan.instances:
+            ready = released[instance.release] if instance.release else clusters[instance.cluster]
+            root = roots[instance.root]
+            futures.append(pool.submit(self._start_instance, instance, ready, root, launcher, deadline))
         try:
             _wait_all(futures, deadline)
         except BaseException:
@@ -323,99 +299,101 @@ class Sandbox:
             cluster.hold_connections(hold)
         self._mark(f"postgres {cluster.name}")
 
-    def _migrate_django(
-        self,
-        cluster: Cluster,
-        cluster_ready: cf.Future[None],
-        launcher: Launcher | None,
-        deadline: float,
-        twin: Twin | None = None,
-    ) -> str:
-        """Django's release step: migrate `app_django` (or a twin's own database, up to its
-        django_migrate_to), then the smoke user. Returns the database's name."""
+    def _release(
+        self, release: ReleasePlan, cluster_ready: cf.Future[None], launcher: Launcher | None, deadline: float
+    ) -> None:
+        """Django's release step: migrate its database (up to migrate_to, if given), then the smoke user."""
+        cluster = self._clusters[release.cluster]
         _result(cluster_ready, deadline, f"postgres '{cluster.name}' (log: {cluster.log})")
-        database, target = DJANGO_DATABASE, None
-        if twin is not None:
-            database, target = cluster.create_django_database(twin.name), twin.django_migrate_to
+        if release.migrate_to:
+            cluster.create_django_database(release.database)
         settings = {
             "secret_key": secrets.token_urlsafe(32),
-            "database_url": cluster.url(database),
+            "database_url": cluster.url(release.database),
             "webhook_secret": self.webhook_secret,
         }
-        directory = self._django_dir(cluster, twin)
+        directory = self.workdir / "django" / release.name
         smoke_user = (self.login_email, self.login_password)
-        migrate_django(self._supervisor, directory, settings, smoke_user, deadline, launcher, target)
-        cluster.forget_setup_statements(database)
-        self._mark(f"django migrate {directory.name}")
-        return database
+        migrate_django(self._supervisor, directory, settings, smoke_user, deadline, launcher, release.migrate_to)
+        cluster.forget_setup_statements(release.database)
+        self._mark(f"django migrate {release.name}")
 
-    def _start_twin(
+    def _start_instance(
         self,
-        twin: Twin,
-        framework: str,
-        cluster_ready: cf.Future[Any],
-        cluster: Cluster,
+        instance: InstancePlan,
+        ready: cf.Future[None],
         web_root: Path,
         launcher: Launcher | None,
         deadline: float,
     ) -> None:
-        name = twin.instance(framework)
-        directory = self.workdir / "twins" / name
-        settings = merge(DEFAULT_SETTINGS, twin.app)
-        webhook_secret = self.webhook_secret
-        if settings["webhook"]["secret"] == "stale":
-            webhook_secret = "whsec_" + secrets.token_urlsafe(24)
-        nginx = Nginx(
-            name,
-            directory / "nginx",
-            knobs=twin.nginx,
-            web_root=web_root,
-            certificates=self._require_certs(),
-            cors_origins=DEFAULT_SETTINGS["cors"]["origins"],
-        )
-        what = f"postgres '{cluster.name}' (log: {cluster.log})"
-        if framework == "django":
-            release = self._django_dir(cluster, twin)
-            what = f"django migrate for '{release.name}' (log: {release / 'migrate.log'})"
-        migrated = _result(cluster_ready, deadline, what)
+        """Once its database is ready: its gunicorn, then its nginx, then one request through both."""
+        cluster = self._clusters[instance.cluster]
+        _result(ready, deadline, self._awaited(instance))
+        if instance.data is not None:
+            self._prepare_data(instance, cluster)
+        directory = self.workdir / "twins" / instance.name
         secret_key = secrets.token_urlsafe(32)
-        database = migrated if framework == "django" else APP_DATABASE
-        if twin.database and framework == "flask":
-            try:
-                database = cluster.clone_for(twin.name) if cluster.name == DATA else APP_DATABASE
-                cluster.prepare(database, twin)
-            except Exception as exc:
-                raise SandboxError(
-                    f"twin '{twin.name}': preparing its database failed: {exc} (log: {cluster.log})"
-                ) from exc
         app = AppServer(
-            name,
+            instance.name,
             directory / "app",
             {
-                **twin.app,
+                **instance.app,
                 "secret_key": secret_key,
-                "database_url": cluster.url(database),
-                "webhook_secret": webhook_secret,
+                "database_url": cluster.url(instance.database),
+                "webhook_secret": self._webhook_secret(instance),
             },
-            framework,
+            instance.framework,
         )
-        running = _RunningTwin(twin, framework, name, cluster, app, nginx, secret_key=secret_key, database=database)
-        self._twins[name] = running
+        nginx = Nginx(
+            instance.name,
+            directory / "nginx",
+            knobs=instance.nginx,
+            web_root=web_root,
+            certificates=self._require_certs(),
+            cors_origins=CorsSettings().origins,
+        )
+        running = _RunningTwin(instance, cluster, app, nginx, secret_key=secret_key)
+        self._twins[instance.name] = running
         app_proc = app.start(self._supervisor, deadline, launcher)
-        self._mark(f"gunicorn {name}")
+        self._mark(f"gunicorn {instance.name}")
         nginx_proc = nginx.start(self._supervisor, app.port, deadline)
         running.processes = (nginx_proc, app_proc)
-        # A twin whose app points at no database is ready when its health answers that with 503.
-        self._check_chain(running, deadline, 503 if settings["database_port"] or settings["database_options"] else 200)
-        self._mark(f"twin {name}")
+        self._check_chain(running, deadline)
+        self._mark(f"twin {instance.name}")
 
-    def _check_chain(self, running: _RunningTwin, deadline: float, expected: int) -> None:
-        """One request through nginx (TLS), gunicorn and PostgreSQL: /api/health answers `expected`.
+    def _awaited(self, instance: InstancePlan) -> str:
+        """What an instance waits for before it starts, with its log: for a timeout's message."""
+        if instance.release is not None:
+            return f"django migrate for '{instance.release}' (log: {self._migrate_log(instance.release)})"
+        cluster = self._clusters[instance.cluster]
+        return f"postgres '{cluster.name}' (log: {cluster.log})"
+
+    def _prepare_data(self, instance: InstancePlan, cluster: Cluster) -> None:
+        assert instance.data is not None
+        try:
+            if instance.clone:
+                cluster.clone_app(instance.database)
+            cluster.prepare(instance.database, instance.data)
+        except Exception as exc:
+            raise SandboxError(
+                f"twin '{instance.twin.name}': preparing its database failed: {exc} (log: {cluster.log})"
+            ) from exc
+
+    def _webhook_secret(self, instance: InstancePlan) -> str:
+        """The endpoint's secret, or another whsec_ for a twin that verifies with a stale one."""
+        if instance.twin.app.webhook.secret == "stale":
+            return "whsec_" + secrets.token_urlsafe(24)
+        return self.webhook_secret
+
+    def _check_chain(self, running: _RunningTwin, deadline: float) -> None:
+        """One request through nginx (TLS), gunicorn and PostgreSQL: /api/health answers as planned
+        (503 for a twin whose app points at no database).
 
         A twin that presents a bad certificate is reached without verification.
         """
+        expected = running.plan.health
         context = ssl.create_default_context(cafile=str(self._require_certs().ca_bundle))
-        if running.nginx.knobs["certificate"] != "good":
+        if running.plan.nginx.certificate != "good":
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         url = f"https://localhost:{running.nginx.https_port}/api/health"
@@ -441,7 +419,7 @@ class Sandbox:
                 last_error = exc
             time.sleep(0.2)
         raise SandboxError(
-            f"twin '{running.name}': {url} did not answer {expected} in time ({last_error}); "
+            f"twin '{running.plan.name}': {url} did not answer {expected} in time ({last_error}); "
             f"logs: {running.app.log}, {running.nginx.error_log}"
         )
 
@@ -512,13 +490,14 @@ def start(
             problems.append(str(exc))
     if problems:
         raise SandboxError(f"{'; '.join(problems)} (see `python -m sandbox twins`)")
+    planned = make_plan(instances)
 
     owns = workdir is None
     path = Path(tempfile.mkdtemp(prefix="preflight-sandbox-")) if workdir is None else Path(workdir).resolve()
     sandbox = Sandbox(path, owns_workdir=owns)
     _live.add(sandbox)
     try:
-        sandbox._start(instances, timeout, fork_apps)
+        sandbox._start(planned, timeout, fork_apps)
     except Exception:
         sandbox._shutdown(keep_workdir=True)  # the error message names a log in it
         raise

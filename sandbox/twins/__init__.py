@@ -1,10 +1,10 @@
 """The twins: the good stack and its named misconfigurations.
 
-A twin is a small override of the good stack's nginx knobs (sandbox.nginx.DEFAULT_KNOBS), app
-settings (sandbox.settings.DEFAULT_SETTINGS) or postgresql.conf. `breaks` maps each check the twin
-must fail to a regex its failure message must match. `env` is deep-merged into the environment
-file by the self-tests, for twins whose misconfiguration is in the declared configuration;
-`${VAR}` placeholders in it are left for the environment loader.
+A twin is a small override of the good stack, declared per part (sandbox.parts: nginx knobs, app
+settings, PostgreSQL, Redis, data) and checked when it is declared (sandbox.twins.model.Twin).
+`breaks` maps each check the twin must fail to a regex its failure message must match. `env` is
+deep-merged into the environment file by the self-tests, for twins whose misconfiguration is in
+the declared configuration; `${VAR}` placeholders in it are left for the environment loader.
 
 A twin runs under each framework of `frameworks`: the instance `<twin>` is the Flask API,
 `<twin>@django` the Django API, each behind its own nginx.
@@ -28,9 +28,9 @@ from sandbox.twins import (
     ui,
     webhooks,
 )
-from sandbox.twins.model import FRAMEWORKS, H, Twin, V, instance_name, split_instance
+from sandbox.twins.model import FRAMEWORKS, H, Twin, TwinError, V, instance_name, split_instance
 
-__all__ = ["FRAMEWORKS", "H", "TWINS", "V", "Twin", "instance_name", "resolve", "split_instance"]
+__all__ = ["FRAMEWORKS", "H", "TWINS", "V", "Twin", "TwinError", "instance_name", "resolve", "split_instance"]
 
 GOOD = Twin(
     name="good",

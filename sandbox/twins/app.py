@@ -27,7 +27,7 @@ TWINS = [
         },
         app={"slow_query_seconds": 2.5},
         # A cluster of its own: its pg_sleep must not land in the good stack's pg_stat_statements (DB-06).
-        postgres={"log_min_duration_statement": "'1s'"},
+        postgres={"settings": {"log_min_duration_statement": "1s"}},
     ),
     Twin(
         name="app-debug-on",

@@ -26,7 +26,7 @@ TWINS = [
             "DB-02": r"alembic_version on .* is 0002_guide_tables; expected the head 0003_guide_indexes "
             r"\(computed from \.\./sandbox/migrations\)",
         },
-        alembic_revision="0002_guide_tables",
+        data={"alembic_revision": "0002_guide_tables"},
     ),
     Twin(
         name="alembic-two-heads",
@@ -49,7 +49,7 @@ TWINS = [
             "DB-03": r"new sessions on .* are read-only: default_transaction_read_only = on "
             r"\(set for twin_pg_read_only, every role\)",
         },
-        sql=("ALTER DATABASE {database} SET default_transaction_read_only = on",),
+        data={"sql": ("ALTER DATABASE {database} SET default_transaction_read_only = on",)},
     ),
     Twin(
         name="pg-standby",
@@ -58,7 +58,7 @@ TWINS = [
         "refuses every write.",
         guide=f"{H}: Database Corruption",
         breaks={"DB-03": r"127\.0\.0\.1:\d+/app is in recovery \(a standby, or a restore in progress\)"},
-        standby=True,
+        postgres={"standby": True},
         # Django's release step (manage.py migrate) cannot run on a standby; the server is the same for both.
         frameworks=("flask",),
     ),
@@ -72,7 +72,7 @@ TWINS = [
             "DB-04": r"session \d+ \(app, application_name 'preflight-sandbox-hold'\) .* is idle in transaction "
             r"in a transaction open for \d+ s; expected at most 1 s",
         },
-        hold_transaction="SELECT id FROM user_sessions WHERE id = 1 FOR UPDATE",
+        data={"hold_transaction": "SELECT id FROM user_sessions WHERE id = 1 FOR UPDATE"},
         env={"inputs": {"DB-04": {"max_seconds": 1}}},
     ),
     Twin(
@@ -84,7 +84,7 @@ TWINS = [
             "DB-05": r"the extension pg_stat_statements is not installed in .*/twin_pg_no_pg_stat_statements",
             "DB-06": r"pg_stat_statements is not installed in .*: statement times cannot be read",
         },
-        sql=("DROP EXTENSION pg_stat_statements",),
+        data={"sql": ("DROP EXTENSION pg_stat_statements",)},
     ),
     Twin(
         name="pg-slow-statement",
@@ -93,7 +93,7 @@ TWINS = [
         guide=f"{H}: Database Performance",
         breaks={"DB-06": r"mean \d{4,} ms over 1 call\(s\) on .*SELECT pg_sleep\(\$1\).*expected at most 1000 ms"},
         # As the application's role, so that the suite's role (the same) may read the statement text.
-        sql=("SET ROLE app", "SELECT pg_sleep(1.2)", "RESET ROLE"),
+        data={"sql": ("SET ROLE app", "SELECT pg_sleep(1.2)", "RESET ROLE")},
     ),
     Twin(
         name="pg-missing-index",
@@ -101,7 +101,7 @@ TWINS = [
         "by due date are found by a sequential scan.",
         guide=f"{H}: Add Missing Indexes",
         breaks={"DB-07": r"index idx_payments_due_date does not exist on .*/twin_pg_missing_index"},
-        sql=("DROP INDEX idx_payments_due_date",),
+        data={"sql": ("DROP INDEX idx_payments_due_date",)},
     ),
     Twin(
         name="pg-invalid-index",
@@ -112,13 +112,16 @@ TWINS = [
             "DB-07": r"index public\.uq_payments_stripe_payment_intent on payments is INVALID .*"
             r"\(a failed CREATE INDEX CONCURRENTLY\?\)",
         },
-        sql=(
-            "INSERT INTO payments (user_id, property_id, amount_cents, status, due_date, stripe_payment_intent)"
-            " VALUES (3, 44, 172000, 'paid', current_date - 30, 'pi_preflight_1')",
-        ),
-        sql_failing=(
-            "CREATE UNIQUE INDEX CONCURRENTLY uq_payments_stripe_payment_intent ON payments (stripe_payment_intent)",
-        ),
+        data={
+            "sql": (
+                "INSERT INTO payments (user_id, property_id, amount_cents, status, due_date, stripe_payment_intent)"
+                " VALUES (3, 44, 172000, 'paid', current_date - 30, 'pi_preflight_1')",
+            ),
+            "sql_failing": (
+                "CREATE UNIQUE INDEX CONCURRENTLY uq_payments_stripe_payment_intent"
+                " ON payments (stripe_payment_intent)",
+            ),
+        },
     ),
     Twin(
         name="pg-unindexed-foreign-key",
@@ -128,7 +131,7 @@ TWINS = [
             "DB-08": r"foreign key payments_user_id_fkey on payments \(user_id\) -> users has no index "
             r"starting with \(user_id\)",
         },
-        sql=("DROP INDEX idx_payments_user_id",),
+        data={"sql": ("DROP INDEX idx_payments_user_id",)},
     ),
     Twin(
         name="pg-duplicate-emails",
@@ -139,10 +142,12 @@ TWINS = [
             "DB-09": r"no valid unique index or constraint on users\(lower\(email\)\).*"
             r"users\(lower\(email\)\) on .*: 1 value\(s\) occur more than once \(up to 2 rows each\)",
         },
-        sql=(
-            "DROP INDEX uq_users_email_lower",
-            "INSERT INTO users (email, password_hash) VALUES ('Owner@preflight.test', '!')",
-        ),
+        data={
+            "sql": (
+                "DROP INDEX uq_users_email_lower",
+                "INSERT INTO users (email, password_hash) VALUES ('Owner@preflight.test', '!')",
+            )
+        },
     ),
     Twin(
         name="pg-orphaned-rows",
@@ -152,10 +157,12 @@ TWINS = [
         breaks={
             "DB-09": r"messages\.sender_id -> users\.id on .*: 1 orphaned row\(s\) in messages point at no users row",
         },
-        sql=(
-            "ALTER TABLE messages DROP CONSTRAINT messages_sender_id_fkey",
-            "DELETE FROM users WHERE email = 'former@preflight.test'",
-        ),
+        data={
+            "sql": (
+                "ALTER TABLE messages DROP CONSTRAINT messages_sender_id_fkey",
+                "DELETE FROM users WHERE email = 'former@preflight.test'",
+            )
+        },
     ),
     Twin(
         name="pg-not-valid-constraint",
@@ -166,11 +173,13 @@ TWINS = [
             "DB-09": r"CHECK constraint payments_amount_positive on payments is NOT VALID .*: existing rows were "
             r"never checked",
         },
-        sql=(
-            "INSERT INTO payments (user_id, property_id, amount_cents, status, due_date)"
-            " VALUES (3, 44, 0, 'pending', current_date + 30)",
-            "ALTER TABLE payments ADD CONSTRAINT payments_amount_positive CHECK (amount_cents > 0) NOT VALID",
-        ),
+        data={
+            "sql": (
+                "INSERT INTO payments (user_id, property_id, amount_cents, status, due_date)"
+                " VALUES (3, 44, 0, 'pending', current_date + 30)",
+                "ALTER TABLE payments ADD CONSTRAINT payments_amount_positive CHECK (amount_cents > 0) NOT VALID",
+            )
+        },
     ),
     Twin(
         name="pg-stale-statistics",
@@ -180,11 +189,13 @@ TWINS = [
         breaks={
             "DB-10": r"table public\.property_views on .* \(20000 rows\) was never analyzed; expected within 48 h",
         },
-        sql=(
-            "CREATE TABLE property_views WITH (autovacuum_enabled = off) AS"
-            " SELECT g AS id, 42 + g % 3 AS property_id, now() - g * interval '1 second' AS viewed_at"
-            " FROM generate_series(1, 20000) g",
-        ),
+        data={
+            "sql": (
+                "CREATE TABLE property_views WITH (autovacuum_enabled = off) AS"
+                " SELECT g AS id, 42 + g % 3 AS property_id, now() - g * interval '1 second' AS viewed_at"
+                " FROM generate_series(1, 20000) g",
+            )
+        },
     ),
     Twin(
         name="pg-log-statement-all",
@@ -192,7 +203,7 @@ TWINS = [
         "never turned off (here for the database).",
         guide=f"{H}: SQL Injection Attempts",
         breaks={"DB-11": r"log_statement = all on .*/twin_pg_log_statement_all; expected none, ddl or mod"},
-        sql=("ALTER DATABASE {database} SET log_statement = 'all'",),
+        data={"sql": ("ALTER DATABASE {database} SET log_statement = 'all'",)},
     ),
     Twin(
         name="sqlite-in-production",
@@ -209,11 +220,13 @@ TWINS = [
             "DB-13": r"more than 10000 expired rows in user_sessions on .* \(expires_at < now\(\), the oldest "
             r"\d{4}-\d\d-\d\d",
         },
-        sql=(
-            "INSERT INTO user_sessions (user_id, session_key, created_at, expires_at)"
-            " SELECT 1 + g % 3, md5('expired-' || g), now() - interval '31 days' + g * interval '3 minutes',"
-            " now() - interval '30 days' + g * interval '3 minutes' FROM generate_series(1, 12000) g",
-        ),
+        data={
+            "sql": (
+                "INSERT INTO user_sessions (user_id, session_key, created_at, expires_at)"
+                " SELECT 1 + g % 3, md5('expired-' || g), now() - interval '31 days' + g * interval '3 minutes',"
+                " now() - interval '30 days' + g * interval '3 minutes' FROM generate_series(1, 12000) g",
+            )
+        },
     ),
     Twin(
         name="pg-near-wraparound",
@@ -225,7 +238,6 @@ TWINS = [
             "DB-14": r"database \w+ on .*: age\(datfrozenxid\) = 1\d{9} transactions, 5\d\.\d% of the 2\^31 "
             r"wraparound limit",
         },
-        postgres={"autovacuum_freeze_max_age": "2000000000"},
-        next_xid=1_200_000_000,
+        postgres={"settings": {"autovacuum_freeze_max_age": 2_000_000_000}, "next_xid": 1_200_000_000},
     ),
 ]

@@ -14,7 +14,7 @@ TWINS = [
             "DB-02": r"1 expected Django migration\(s\) are not applied on .*: verihome\.0003_guide_indexes",
             "DB-07": r"idx_messages_conversation_created",
         },
-        django_migrate_to=("verihome", "0002_seed_properties"),
+        data={"django_migrate_to": ("verihome", "0002_seed_properties")},
         frameworks=("django",),
     ),
     Twin(

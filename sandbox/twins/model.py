@@ -1,67 +1,119 @@
-"""What a twin is: a named misconfiguration of the good stack."""
+"""What a twin is: a named misconfiguration of the good stack, declared as typed overrides per part."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from sandbox.parts import AppSettings, DataPart, NginxKnobs, PostgresPart, RedisPart
 
 H = "001_78cd32186fd6cabf.txt"  # VeriHome guide
 V = "000_58cfc3a4ec8581b0.txt"  # Verso-Backend guide
 
 # The API frameworks a twin can run under (sandbox/API.md): Flask (sandbox.app), Django (sandbox.django_api).
 FRAMEWORKS = ("flask", "django")
+Framework = Literal["flask", "django"]
 
 
-@dataclass(frozen=True)
-class Twin:
+class TwinError(ValueError):
+    """A twin whose declaration is wrong: the message names the twin and each bad knob."""
+
+
+class Twin(BaseModel):
+    """A twin. Each part (nginx, app, postgres, redis, data) is given as a dict of overrides and
+    validated here, when the twin is declared; the twin then holds the part's full model."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
     name: str
     description: str
     guide: str
-    breaks: dict[str, str]
-    nginx: dict[str, Any] = field(default_factory=dict)
-    app: dict[str, Any] = field(default_factory=dict)
-    postgres: dict[str, str] = field(default_factory=dict)
-    hold_connections: int = 0
-    env: dict[str, Any] = field(default_factory=dict)
-    # redis-server settings over sandbox.redis_server.QUEUE_SETTINGS, and setup steps
-    # (redis_server.SETUP_STEPS); either gives the twin its own queue/session instance.
-    redis: dict[str, str] = field(default_factory=dict)
-    redis_setup: dict[str, Any] = field(default_factory=dict)
-    # Database twins. Without `postgres` settings they share one extra cluster, each in a
-    # database of its own cloned from the migrated, seeded `app` (sandbox.postgres.Cluster.prepare).
-    sql: tuple[str, ...] = ()  # run as the superuser in the twin's database at start; {database} names it
-    sql_failing: tuple[str, ...] = ()  # then these, which must fail (e.g. CREATE INDEX CONCURRENTLY)
-    alembic_revision: str = ""  # downgrade the twin's database to this Alembic revision
-    hold_transaction: str = ""  # run in a transaction that stays open, idle, for the whole run
-    next_xid: int = 0  # pg_resetwal -x on the stopped cluster before its first start (a cluster of its own)
-    # Django twins: after migrating, the release step goes back to this migration (`manage.py migrate
-    # APP NAME`), in a Django database of the twin's own.
-    django_migrate_to: tuple[str, str] | None = None
-    standby: bool = False  # restart the cluster, once set up, as a standby with no primary (a cluster of its own)
+    breaks: dict[str, str]  # check id -> a regex its failure message must match
+    # Deep-merged into the environment file by the self-tests, for twins whose misconfiguration is in
+    # the declared configuration; `${VAR}` placeholders in it are left for the environment loader.
+    env: dict[str, Any] = Field(default_factory=dict)
+    nginx: NginxKnobs = Field(default_factory=NginxKnobs)
+    app: AppSettings = Field(default_factory=AppSettings)
+    postgres: PostgresPart = Field(default_factory=PostgresPart)
+    redis: RedisPart = Field(default_factory=RedisPart)
+    data: DataPart = Field(default_factory=DataPart)
     # Where the misconfiguration can be expressed; a twin of a Flask/SQLAlchemy-only setting lists only flask.
     # Left unset: both, except for a twin that changes only Redis or the Flask API's database (its data,
     # Alembic revision, transaction ids): under Django the checks would see the very same server.
-    frameworks: tuple[str, ...] = ()
+    # Declared last: its validator reads the parts above.
+    frameworks: tuple[Framework, ...] = Field((), validate_default=True)
 
-    def __post_init__(self) -> None:
-        if not self.frameworks:
-            server_only = self.redis or self.redis_setup or self.database or self.next_xid
-            flask_only = server_only and not (self.app or self.nginx)
-            object.__setattr__(self, "frameworks", FRAMEWORKS[:1] if flask_only else FRAMEWORKS)
+    def __init__(self, **fields: Any) -> None:
+        try:
+            super().__init__(**fields)
+        except ValidationError as exc:
+            raise TwinError(f"twin {fields.get('name')!r}: {'; '.join(_problems(exc))}") from None
+
+    @field_validator("breaks")
+    @classmethod
+    def _patterns_compile(cls, breaks: dict[str, str]) -> dict[str, str]:
+        for check_id, pattern in breaks.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{check_id}: {exc}") from None
+        return breaks
+
+    @field_validator("frameworks")
+    @classmethod
+    def _derive_frameworks(cls, frameworks: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if frameworks:
+            return frameworks
+        parts = info.data  # the fields validated so far: a part that failed is missing
+        redis, data = parts.get("redis", RedisPart()), parts.get("data", DataPart())
+        postgres = parts.get("postgres", PostgresPart())
+        server_only = redis.declared or data.changes_app_database or postgres.next_xid
+        web = any(parts[name].declared for name in ("app", "nginx") if name in parts)
+        return FRAMEWORKS[:1] if server_only and not web else FRAMEWORKS
 
     @property
     def own_cluster(self) -> bool:
         """Whether the twin runs a PostgreSQL cluster of its own (per framework instance)."""
-        return bool(self.postgres or self.hold_connections or self.next_xid or self.standby)
-
-    @property
-    def database(self) -> bool:
-        """Whether the twin changes its database (rather than only server settings)."""
-        return bool(self.sql or self.sql_failing or self.alembic_revision or self.hold_transaction)
+        return self.postgres.declared
 
     def instance(self, framework: str) -> str:
         """The running instance's name: the twin's for Flask, `<twin>@<framework>` otherwise."""
         return instance_name(self.name, framework)
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    """One line per bad knob (`nginx.cros: unknown knob`), however many errors pydantic reports for it."""
+    by_knob: dict[str, list[Any]] = {}
+    for error in exc.errors():
+        by_knob.setdefault(_knob(error["loc"]), []).append(error)
+    return [f"{knob}: {_explain(knob, errors)}" for knob, errors in by_knob.items()]
+
+
+def _knob(loc: tuple[int | str, ...]) -> str:
+    """The path of the knob an error is about: `app.cors.origins`, without what pydantic adds below a
+    knob (the members of a union, list indices, dict keys)."""
+    model: type[BaseModel] = Twin
+    path: list[str] = []
+    for key in loc:
+        path.append(str(key))
+        fields = {field.alias or name: field for name, field in model.model_fields.items()}
+        inner = fields[key].annotation if key in fields else None
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            break
+        model = inner
+    return ".".join(path)
+
+
+def _explain(knob: str, errors: list[Any]) -> str:
+    if any(error["type"] == "extra_forbidden" for error in errors):
+        return "unknown knob" if "." in knob else "unknown field"
+    if errors[0]["type"] == "value_error":  # from a validator of Twin's: its own words
+        return str(errors[0]["ctx"]["error"])
+    messages = dict.fromkeys(error["msg"][0].lower() + error["msg"][1:] for error in errors)
+    text = " or ".join(messages)
+    return text if errors[0]["type"] == "missing" else f"{text}, got {errors[0]['input']!r}"
 
 
 def instance_name(twin: str, framework: str) -> str:

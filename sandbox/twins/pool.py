@@ -17,7 +17,7 @@ TWINS = [
         breaks={
             "POOL-01": r"can open 20 connections .* but the server allows max_connections 20",
         },
-        postgres={"max_connections": "20"},
+        postgres={"settings": {"max_connections": 20}},
         frameworks=("flask",),
     ),
     Twin(
@@ -28,8 +28,7 @@ TWINS = [
         breaks={
             "POOL-02": r"client connections are open .* the limit is 80%",
         },
-        postgres={"max_connections": "40"},
-        hold_connections=32,
+        postgres={"settings": {"max_connections": 40}, "hold_connections": 32},
     ),
     Twin(
         name="pg-idle-session-timeout",
@@ -39,7 +38,7 @@ TWINS = [
         breaks={
             "POOL-03": r"pool_recycle 1800 s is not shorter than the server's idle_session_timeout \(600 s\)",
         },
-        postgres={"idle_session_timeout": "'10min'"},
+        postgres={"settings": {"idle_session_timeout": "10min"}},
     ),
     Twin(
         name="pool-timeout-too-long",
@@ -63,7 +62,7 @@ TWINS = [
         },
         app={"pool": {"size": 10, "max_overflow": 20}},
         env={"database": {"pool": {"processes": 12, "size": 10, "max_overflow": 20}}},
-        postgres={"max_connections": "200"},
+        postgres={"settings": {"max_connections": 200}},
         frameworks=("flask",),
     ),
     Twin(
@@ -110,7 +109,7 @@ TWINS = [
             r"but the server allows max_connections 200",
         },
         env={"database": {"pool": {"processes": 16, "threads": 16}}},
-        postgres={"max_connections": "200"},
+        postgres={"settings": {"max_connections": 200}},
         frameworks=("django",),
     ),
 ]

@@ -24,7 +24,7 @@ TWINS = [
             "RDS-02": r"redis\.instances\.main .* holds queue, session \(declared\) but maxmemory-policy is "
             r"allkeys-lru .* expected noeviction",
         },
-        redis={"maxmemory-policy": "allkeys-lru"},
+        redis={"settings": {"maxmemory-policy": "allkeys-lru"}},
     ),
     Twin(
         name="redis-sessions-volatile-lru",
@@ -34,8 +34,7 @@ TWINS = [
         breaks={
             "RDS-02": r"holds queue, session \(declared\) but maxmemory-policy is volatile-lru",
         },
-        redis={"maxmemory-policy": "volatile-lru"},
-        redis_setup={"sessions": 50},
+        redis={"settings": {"maxmemory-policy": "volatile-lru"}, "setup": {"sessions": 50}},
     ),
     Twin(
         name="redis-memory-full",
@@ -46,8 +45,7 @@ TWINS = [
             "RDS-03": r"redis\.instances\.main .*: used_memory 1[5-6]\.\d MiB is 9[5-9]% of maxmemory 16\.0 MiB; "
             r"expected under 90%",
         },
-        redis={"maxmemory": "16mb"},
-        redis_setup={"fill_memory_percent": 95},
+        redis={"settings": {"maxmemory": "16mb"}, "setup": {"fill_memory_percent": 95}},
     ),
     Twin(
         name="redis-clients-exhausted",
@@ -58,8 +56,7 @@ TWINS = [
             "RDS-03": r"redis\.instances\.main .*: connected_clients (19|20) is (9[5-9]|100)% of maxclients 20; "
             r"expected under 90%",
         },
-        redis={"maxclients": "20"},
-        redis_setup={"hold_clients": 18},
+        redis={"settings": {"maxclients": 20}, "setup": {"hold_clients": 18}},
     ),
     Twin(
         name="redis-email-backlog",
@@ -68,7 +65,7 @@ TWINS = [
         breaks={
             "RDS-04": r"redis\.instances\.main .*: queue email_queue holds 1500 items \(LLEN\); its threshold is 1000",
         },
-        redis_setup={"lists": {"email_queue": 1500, "email_retry_queue": 20}},
+        redis={"setup": {"lists": {"email_queue": 1500, "email_retry_queue": 20}}},
     ),
     Twin(
         name="redis-bgsave-fails",
@@ -81,8 +78,10 @@ TWINS = [
             r"stop-writes-on-bgsave-error yes, Redis refuses every write",
         },
         # No AOF: with an unwritable dir, Redis would not start.
-        redis={"appendonly": "no"},
-        redis_setup={"unwritable_dir": True, "lists": {"email_queue": 2}, "bgsave": True},
+        redis={
+            "settings": {"appendonly": "no"},
+            "setup": {"unwritable_dir": True, "lists": {"email_queue": 2}, "bgsave": True},
+        },
     ),
     Twin(
         name="redis-no-persistence",
@@ -93,6 +92,6 @@ TWINS = [
             "RDS-05": r"redis\.instances\.main .*: persistence is required \(persistence: required\) but RDB "
             r'snapshots are off \(save ""\) and AOF is off',
         },
-        redis={"appendonly": "no", "save": ""},
+        redis={"settings": {"appendonly": "no", "save": ""}},
     ),
 ]

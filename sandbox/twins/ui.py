@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox.nginx import CSP
+from sandbox.parts import CSP
 from sandbox.twins.model import H, Twin
 
 TWINS = [

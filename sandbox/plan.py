@@ -1,0 +1,174 @@
+"""The plan of a start: what to start for the requested instances, derived from their twins alone.
+
+make_plan() is pure: it starts, binds, writes and draws nothing, so its rules are tested without a stack
+(selftests/test_plan.py). sandbox.stack executes the plan. A new part adds its own entries here
+(what to start, and what each instance gets of it) and its starter there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.parts import DataPart, NginxKnobs, RedisSettings, RedisSetup
+from sandbox.postgres import APP_DATABASE, DJANGO_DATABASE
+from sandbox.redis_server import QUEUE_SEED
+from sandbox.twins import Twin
+
+GOOD = "good"
+# The cluster shared by the twins that change only data (a database each).
+DATA = "data-twins"
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    name: str  # GOOD, DATA, or the instance of a twin with a cluster of its own
+    settings: dict[str, str]  # postgresql.conf lines over sandbox.postgres.BASE_SETTINGS
+    next_xid: int = 0
+    standby: bool = False
+    hold_connections: int = 0
+    django: bool = False  # a Django instance uses it: it gets `app_django` and a release step
+
+
+@dataclass(frozen=True)
+class RedisPlan:
+    name: str  # GOOD, or the twin whose queue and session instance it is (for both its frameworks)
+    settings: RedisSettings
+    setup: RedisSetup
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    """Django's release step (`manage.py sandbox_prepare`: migrate, then the smoke user) on one database."""
+
+    name: str  # also its folder, django/<name>/: the cluster's, or the twin's that stops it early
+    cluster: str
+    database: str
+    migrate_to: tuple[str, str] | None = None  # then back to this migration (DataPart.django_migrate_to)
+
+
+@dataclass(frozen=True)
+class InstancePlan:
+    name: str  # `<twin>`, or `<twin>@django`
+    twin: Twin
+    framework: str
+    cluster: str
+    database: str  # the API's: `app`, a data twin's clone, `app_django`, or a Django twin's own
+    release: str | None  # Django: the release step it waits for (else it waits for its cluster)
+    redis: str  # its queue and session instance
+    root: str  # its web root: a key of Plan.roots
+    app: dict[str, Any]  # the twin's app settings overrides (the stack adds the secrets and the database URL)
+    nginx: NginxKnobs
+    health: int  # what /api/health answers once the instance is ready
+    data: DataPart | None = None  # changes to its database before its app starts (Flask data twins)
+    clone: bool = False  # its database is cloned from the cluster's `app` first
+
+
+@dataclass(frozen=True)
+class Plan:
+    clusters: dict[str, ClusterPlan]
+    redis: dict[str, RedisPlan]
+    roots: tuple[str, ...]  # the SPA builds: prod (always), dev, broken, leftovers
+    certificates: tuple[str, ...]  # the leaves nginx presents (sandbox.tls.VARIANTS, or good)
+    releases: dict[str, ReleasePlan]
+    instances: tuple[InstancePlan, ...]
+
+
+def make_plan(instances: Sequence[tuple[Twin, str]]) -> Plan:
+    """The plan for (twin, framework) instances, in the order given."""
+    twins = list({twin.name: twin for twin, _ in instances}.values())
+    cluster_of = {twin.instance(fw): cluster_name(twin, fw) for twin, fw in instances}
+    releases = _releases(instances, cluster_of)
+    return Plan(
+        clusters=_clusters(instances, cluster_of),
+        redis=_redis(twins),
+        roots=tuple(dict.fromkeys(["prod", *(web_root(twin.nginx) for twin in twins)])),
+        certificates=tuple(dict.fromkeys(twin.nginx.certificate for twin in twins)),
+        releases=releases,
+        instances=tuple(_instance(twin, fw, cluster_of, releases) for twin, fw in instances),
+    )
+
+
+def cluster_name(twin: Twin, framework: str) -> str:
+    """An instance's cluster: its own (each framework's connections apart), the data twins', or the good one."""
+    if twin.own_cluster:
+        return twin.instance(framework)
+    return DATA if twin.data.changes_app_database else GOOD
+
+
+def database_name(twin: str) -> str:
+    """The database of a data twin's own in the shared cluster."""
+    return "twin_" + re.sub(r"[^a-z0-9]+", "_", twin.lower()).strip("_")
+
+
+def web_root(knobs: NginxKnobs) -> str:
+    return "leftovers" if knobs.leftovers else knobs.build
+
+
+def _clusters(instances: Sequence[tuple[Twin, str]], cluster_of: dict[str, str]) -> dict[str, ClusterPlan]:
+    django = {cluster_of[twin.instance(fw)] for twin, fw in instances if fw == "django"}
+    clusters = {GOOD: ClusterPlan(GOOD, {}, django=GOOD in django)}
+    for twin, fw in instances:
+        if twin.own_cluster:
+            name, postgres = twin.instance(fw), twin.postgres
+            clusters[name] = ClusterPlan(
+                name,
+                postgres.settings.conf(),
+                next_xid=postgres.next_xid,
+                standby=postgres.standby,
+                hold_connections=postgres.hold_connections,
+                django=name in django,
+            )
+    if DATA in cluster_of.values():
+        clusters[DATA] = ClusterPlan(DATA, {}, django=DATA in django)
+    return clusters
+
+
+def _releases(instances: Sequence[tuple[Twin, str]], cluster_of: dict[str, str]) -> dict[str, ReleasePlan]:
+    """Once per cluster a Django instance uses (app_django), and once per twin that stops it early."""
+    releases: dict[str, ReleasePlan] = {}
+    for twin, fw in instances:
+        if fw != "django":
+            continue
+        cluster = cluster_of[twin.instance(fw)]
+        releases.setdefault(cluster, ReleasePlan(cluster, cluster, DJANGO_DATABASE))
+        if twin.data.django_migrate_to:
+            database = "django_" + database_name(twin.name)
+            releases[twin.name] = ReleasePlan(twin.name, cluster, database, twin.data.django_migrate_to)
+    return releases
+
+
+def _redis(twins: list[Twin]) -> dict[str, RedisPlan]:
+    servers = {GOOD: RedisPlan(GOOD, RedisSettings(), QUEUE_SEED)}
+    for twin in twins:
+        if twin.redis.declared:
+            servers[twin.name] = RedisPlan(twin.name, twin.redis.settings, twin.redis.setup)
+    return servers
+
+
+def _instance(twin: Twin, framework: str, cluster_of: dict[str, str], releases: dict[str, ReleasePlan]) -> InstancePlan:
+    name = twin.instance(framework)
+    cluster = cluster_of[name]
+    release = None
+    if framework == "django":
+        release = twin.name if twin.data.django_migrate_to else cluster
+    changes_data = framework == "flask" and twin.data.changes_app_database
+    clone = changes_data and cluster == DATA
+    database = releases[release].database if release else database_name(twin.name) if clone else APP_DATABASE
+    return InstancePlan(
+        name=name,
+        twin=twin,
+        framework=framework,
+        cluster=cluster,
+        database=database,
+        release=release,
+        redis=twin.name if twin.redis.declared else GOOD,
+        root=web_root(twin.nginx),
+        app=twin.app.overrides(),
+        nginx=twin.nginx,
+        health=twin.app.health,
+        data=twin.data if changes_data else None,
+        clone=clone,
+    )
