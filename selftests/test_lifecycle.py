@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from selftests import unprivileged
 from selftests.harness import LOCAL, LOCAL_DJANGO, ROOT, Listener, run_suite, write_env
 
 # django-admin: the Django API's release step (migrate), forked like gunicorn.
@@ -100,41 +101,58 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
     assert not settle(before), "sandbox processes survived Ctrl-C"
 
 
-def _python_for_nobody() -> str | None:
-    """A Python 3.11 an unprivileged user can execute (the venv's may live under /root)."""
-    for candidate in ("/usr/bin/python3.11", "/usr/bin/python3"):
-        if Path(candidate).exists():
-            return candidate
-    return None
+@pytest.fixture
+def nobody_checkout() -> Iterator[tuple[list[str], Path, dict[str, str]]]:
+    """Nobody's copy of the checkout and of the venv's packages: (command prefix, working folder, environment).
+
+    The clone and the venv may sit in folders nobody cannot enter (under /root, in a 0700 `mktemp -d` folder).
+    """
+    user = unprivileged.nobody()
+    if isinstance(user, str):
+        pytest.skip(user)
+    try:
+        python = unprivileged.python_for(user)
+    except LookupError as exc:
+        pytest.skip(str(exc))
+    temp = unprivileged.traversable_temp()
+    if isinstance(temp, str):
+        pytest.skip(temp)
+    with tempfile.TemporaryDirectory(prefix="preflight-nobody-", dir=temp) as name:
+        folder = Path(name)
+        folder.chmod(0o755)
+        checkout = folder / "checkout"
+        copied = [unprivileged.readable_copy(ROOT, checkout, unprivileged.checkout_files(ROOT))]
+        sites = []
+        for number, site in enumerate(unprivileged.site_packages()):
+            sites.append(folder / f"site-packages-{number}")
+            copied.append(unprivileged.readable_copy(site, sites[-1]))
+        home = folder / "home"
+        home.mkdir()
+        os.chown(home, user.pw_uid, user.pw_gid)
+        print(f"nobody's copy in {folder}: checkout {copied[0]}; packages {', '.join(map(str, copied[1:]))}")
+        environ = {
+            "HOME": str(home),
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "PYTHONPATH": os.pathsep.join(map(str, [checkout, *sites])),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        yield unprivileged.as_user(user, [python]), checkout, environ
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="already unprivileged: every other self-test covers it")
-def test_runs_as_an_unprivileged_user() -> None:
+def test_runs_as_an_unprivileged_user(nobody_checkout: tuple[list[str], Path, dict[str, str]]) -> None:
     """As root the sandbox runs PostgreSQL as nobody; here the whole suite runs as nobody too."""
-    python = _python_for_nobody()
-    if python is None or shutil.which("setpriv") is None:
-        pytest.skip("needs /usr/bin/python3.11 and setpriv to run as nobody")
-    site = next(Path(sys.prefix, "lib").glob("python3*/site-packages"))
-    with tempfile.TemporaryDirectory(prefix="preflight-nobody-") as folder:  # pytest's tmp dirs are 0700
-        Path(folder).chmod(0o777)
-        done = _run_as_nobody(python, site, Path(folder))
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "GATE PASSED" in done.stdout, done.stdout[-3000:]
-
-
-def _run_as_nobody(python: str, site: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", python, "-m", "pytest"]
-        + ["-p", "no:cacheprovider", "--env=local", "--intrusive", f"--report-dir={tmp_path}", "-q"],
-        cwd=ROOT,
-        env={
-            "HOME": str(tmp_path),
-            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-            "PYTHONPATH": f"{ROOT}:{site}",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        },
+    python, checkout, environ = nobody_checkout
+    reports = Path(environ["HOME"], "reports")
+    done = subprocess.run(
+        [*python, "-m", "pytest", "-p", "no:cacheprovider", "--env=local", "--intrusive"]
+        + [f"--report-dir={reports}", "-q"],
+        cwd=checkout,
+        env=environ,
         capture_output=True,
         text=True,
         timeout=300,
         stdin=subprocess.DEVNULL,
     )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "GATE PASSED" in done.stdout, done.stdout[-3000:]
