@@ -118,8 +118,8 @@ def nobody_checkout() -> Iterator[tuple[list[str], Path, dict[str, str]]]:
     if isinstance(temp, str):
         pytest.skip(temp)
     with tempfile.TemporaryDirectory(prefix="preflight-nobody-", dir=temp) as name:
-        folder = Path(name)
-        folder.chmod(0o755)
+        folder = Path(name)  # nobody's alone: private files of the checkout may be copied into it
+        os.chown(folder, user.pw_uid, user.pw_gid)
         checkout = folder / "checkout"
         copied = [unprivileged.readable_copy(ROOT, checkout, unprivileged.checkout_files(ROOT))]
         sites = []

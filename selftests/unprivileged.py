@@ -2,9 +2,10 @@
 
 A clone may sit in a folder nobody cannot enter (under /root, in a `mktemp -d` folder, which is 0700), and so may
 the venv. The self-test therefore gives nobody its own readable copy of the checkout's files and of the venv's
-site-packages, in a world-traversable temporary folder. Files are hard-linked where that is safe (same filesystem,
-readable by others and not writable by them) and copied otherwise; the user's own files and folders keep their
-permissions. A precondition that cannot be met is reported as a reason, for a skip that names what is missing.
+site-packages, in a temporary folder of nobody's own inside one every user can enter. Files are hard-linked where
+that is safe (same filesystem, readable by others and not writable by them) and copied otherwise; the user's own
+files and folders keep their permissions. A precondition that cannot be met is reported as a reason, for a skip
+that names what is missing.
 """
 
 from __future__ import annotations
