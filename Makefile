@@ -55,6 +55,7 @@ docs: setup
 
 bench: setup
 	$(BIN)/python bench/probe_cache.py
+	$(BIN)/python bench/startup.py
 
 clean:
 	rm -rf $(VENV) reports/*.html reports/*.xml reports/*.json
