@@ -123,7 +123,7 @@ def test_outcomes_waivers_and_gate(suite) -> None:
     assert result.ret == 1
     messages = {c["id"]: c["message"] for c in document["checks"]}
     assert "expired on 2001-01-01" in messages["SPA-03"]
-    assert "waived until 2099-12-31: CDN migration, ticket 7" in messages["SPA-02"]
+    assert messages["SPA-02"] == "by the waiver until 2099-12-31 (CDN migration, ticket 7):\n- the shell is cached"
     assert "web.spa_routes is not configured" in messages["SPA-06"]
     assert "--intrusive" in messages["HOOK-05"]
     result.stdout.fnmatch_lines(
