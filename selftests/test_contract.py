@@ -133,7 +133,16 @@ def test_outcomes_waivers_and_gate(suite) -> None:
             "*SPA-05 Fails at low severity: not compressed*",
         ]
     )
-    result.stdout.fnmatch_lines(["*waiver for SPA-01 is not needed: the check passes*"])
+    result.stdout.fnmatch_lines(
+        [
+            "waived:",
+            "*SPA-02 Fails under a waiver: by the waiver until 2099-12-31 (CDN migration, ticket 7): the shell is cached",
+            "not checked:",
+            "*HOOK-05 Sends a signed event: intrusive check: run with --intrusive to enable",
+            "1 not applicable: -v lists them with the missing key",
+            "*waiver for SPA-01 is not needed: the check passes*",
+        ]
+    )
     assert document["unneeded_waivers"] == ["SPA-01"]
 
 
