@@ -208,3 +208,24 @@ def test_a_plugin_provides_variables_through_the_hook(
     assert result.ret == 1, result.stdout.str()[-2000:]
     result.stdout.re_match_lines([r".*HOOK-02 Names the secret in its failure: saw \*\*\*", r".*1 failed, 1 passed.*"])
     assert "whsec_from_vault" not in result.stdout.str()
+
+
+def test_attaching_to_a_sandbox_imports_none_of_its_apps(tmp_path: Path) -> None:
+    """A run attached through a state file reads the file and nothing more of the sandbox."""
+    from sandbox.state import write_state
+    from sandbox.variables import VARIABLES
+    from selftests.harness import free_port
+
+    variables = {**VARIABLES, "SANDBOX_HTTPS_PORT": str(free_port()), "SANDBOX_HTTP_PORT": str(free_port())}
+    write_state(tmp_path / "state.json", {"twins": {"good": variables}})
+    code = (
+        "import sys, pytest\n"
+        f"pytest.main(['--env=local', '--sandbox-state={tmp_path / 'state.json'}', '-k', 'SPA-01', '--no-reports',"
+        " '-q', '-p', 'no:cacheprovider'])\n"
+        f"print('SANDBOX MODULES', {SANDBOX_MODULES})\n"
+        f"print('APP LIBRARIES', sorted(m for m in {SANDBOX_LIBRARIES!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "connection refused" in done.stdout, done.stdout[-2000:]  # the run did reach its check
+    assert "SANDBOX MODULES ['sandbox', 'sandbox.plugin', 'sandbox.state', 'sandbox.variables']" in done.stdout
+    assert "APP LIBRARIES []" in done.stdout
