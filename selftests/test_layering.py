@@ -187,6 +187,16 @@ def test_leaks(env):
     Fix: nothing.
     """
     fail(f"saw {env.webhooks.stripe.secret}")
+
+@check("HOOK-03", severity="high", guide="H: Webhook Issues")
+def test_prints(env):
+    """Prints the secret and passes.
+
+    A rationale.
+
+    Fix: nothing.
+    """
+    print(f"printed {env.webhooks.stripe.secret}")
 '''
 
 
@@ -204,10 +214,15 @@ def test_a_plugin_provides_variables_through_the_hook(
         'webhooks: {stripe: {url: "https://shop.example/hook", secret: "${STRIPE_WEBHOOK_SECRET}"}}\n',
     )
     pytester.makepyfile(test_checks=CHECK)
-    result = pytester.runpytest_subprocess("--env=unit.yml", "--no-reports", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--env=unit.yml", "--report-dir=out", "-rP", "-p", "no:cacheprovider")
     assert result.ret == 1, result.stdout.str()[-2000:]
-    result.stdout.re_match_lines([r".*HOOK-02 Names the secret in its failure: saw \*\*\*", r".*1 failed, 1 passed.*"])
+    result.stdout.re_match_lines([r"printed \*\*\*", r".*HOOK-02 Names the secret in its failure: saw \*\*\*"])
+    result.stdout.re_match_lines([r".*1 failed, 2 passed.*"])
     assert "whsec_from_vault" not in result.stdout.str()
+    reports = sorted((pytester.path / "out").iterdir())
+    assert [p.suffix for p in reports] == [".html", ".json", ".xml"]
+    for report in reports:
+        assert "whsec_from_vault" not in report.read_text(), f"the secret reached {report.name}"
 
 
 def test_attaching_to_a_sandbox_imports_none_of_its_apps(tmp_path: Path) -> None:
