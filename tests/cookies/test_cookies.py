@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from typing import Any, NamedTuple
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from fixtures.check import (
-    Cookies,
+    CookieNames,
+    EnvironmentModel,
     Exchange,
     Need,
     Probe,
+    Session,
     SetCookie,
+    UserSession,
     check,
     fail,
     fail_on,
     http_date,
     http_twin,
-    join_url,
+    login_body,
     not_applicable,
     parse_set_cookie,
+    site_url,
 )
 
 # A cookie whose name says it carries a login is treated as a session cookie even when unlisted.
@@ -33,35 +36,26 @@ DAY = 86400.0
 
 # A NamedTuple, not a dataclass: fixtures.catalogue executes check modules outside sys.modules.
 class Source(NamedTuple):
-    """The request whose Set-Cookie headers are checked: the configured login, or the landing GET."""
+    """The request whose Set-Cookie headers are checked: the declared login, or the landing GET."""
 
     method: str
     url: str
     headers: dict[str, str]
     body: bytes | None
-    expected: tuple[int, ...]
     kind: str  # "login" or "landing"
 
     def __str__(self) -> str:
         return f"{self.method} {self.url}"
 
 
-def _source(need: Need) -> Source:
-    api_url: str = need("api.url")
-    config: Cookies = need("api.cookies")
-    login = config.login
-    if login is None:
-        return Source("GET", join_url(api_url, config.landing or "/"), {}, None, tuple(range(200, 400)), "landing")
-    headers: dict[str, str] = {}
-    body: bytes | None = None
-    # A deterministic body: every COOK check shares the one cached login exchange.
-    if login.json_body is not None:
-        body = json.dumps(login.json_body, sort_keys=True, separators=(",", ":")).encode()
-        headers["Content-Type"] = "application/json"
-    elif login.form is not None:
-        body = urlencode(sorted(login.form.items())).encode()
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    return Source(login.method, join_url(api_url, login.path), headers, body, tuple(login.expect_status), "login")
+def _source(need: Need, env: EnvironmentModel) -> Source:
+    """session.login (without its CSRF pair, which only the run's login reads), else session.landing."""
+    spec: Session = need("session")
+    if spec.login is not None:
+        headers, body = login_body(spec.login)
+        return Source(spec.login.method, site_url(env, spec.login.path), headers, body, "login")
+    landing = need("session.landing")
+    return Source("GET", site_url(env, landing), {}, None, "landing")
 
 
 def _response_time(exchange: Exchange) -> dt.datetime:
@@ -76,25 +70,27 @@ def _cookies_of(exchange: Exchange) -> list[SetCookie]:
     return [cookie for cookie in parsed if cookie is not None and not cookie.deletes(now)]
 
 
-def _observed(need: Need, probe: Probe) -> tuple[Source, Exchange, list[SetCookie]]:
-    """The login (or landing) exchange and the cookies it set; fails when there is nothing to check."""
-    source = _source(need)
-    exchange = probe.fetch(source.method, source.url, source.headers, source.body)
-    if exchange.status not in source.expected:
-        if source.kind == "login":
-            expected = ", ".join(str(s) for s in source.expected)
-            fail(
-                f"{source} answered {exchange.status}, not one of {expected} (api.cookies.login.expect_status): "
-                "the smoke credentials are wrong or the login endpoint is broken, so no cookie could be checked"
-            )
-        fail(f"{source} answered {exchange.status}: the landing request failed, no cookie to check")
-    cookies = _cookies_of(exchange)
+def _observed(need: Need, env: EnvironmentModel, probe: Probe, request: Any) -> tuple[Source, Exchange, list[SetCookie]]:
+    """The exchange whose cookies are checked and the cookies set on the way: the run's login (its
+    login page included), or the landing GET. A login that failed blocks the check (AUTH-06)."""
+    source = _source(need, env)
+    if source.kind == "login":
+        user: UserSession = request.getfixturevalue("session")
+        assert user.login is not None
+        exchanges = [e for e in (user.page, user.login) if e is not None]
+        exchange = user.login
+    else:
+        exchange = probe.get(source.url)
+        if exchange.status >= 400:
+            fail(f"{source} answered {exchange.status}: the landing request failed, no cookie to check")
+        exchanges = [exchange]
+    cookies = {c.name: c for e in exchanges for c in _cookies_of(e)}
     if not cookies:
         fail(f"no cookie was set by {source}: nothing to check")
-    return source, exchange, cookies
+    return source, exchange, list(cookies.values())
 
 
-def _roles(config: Cookies) -> dict[str, str]:
+def _roles(config: CookieNames) -> dict[str, str]:
     return {**{name: "remember" for name in config.remember}, **{name: "session" for name in config.session}}
 
 
@@ -110,7 +106,7 @@ def _sensitive_role(name: str, roles: dict[str, str]) -> str | None:
     guide=["V: SSL/HTTPS Issues", "V: Session Expires Too Quickly"],
     references=["Mozilla Observatory: cookies", "Django check --deploy W010/W016", "RFC 6265 section 4.1.2.5"],
 )
-def test_cookies_are_secure(need: Need, probe: Probe) -> None:
+def test_cookies_are_secure(need: Need, env: EnvironmentModel, probe: Probe, request: Any) -> None:
     """Every cookie set over HTTPS has Secure.
 
     Rationale: a cookie without Secure is also sent on any plain http:// request to the same host:
@@ -123,7 +119,7 @@ def test_cookies_are_secure(need: Need, probe: Probe) -> None:
     Behind nginx, pass X-Forwarded-Proto and trust it (ProxyFix, SECURE_PROXY_SSL_HEADER) so the app
     knows the request was HTTPS; as a stopgap, nginx `proxy_cookie_flags ~ secure` adds the flag.
     """
-    source, _, cookies = _observed(need, probe)
+    source, _, cookies = _observed(need, env, probe, request)
     if urlsplit(source.url).scheme != "https":
         not_applicable(f"{source.url} is plain http: no cookie is set over HTTPS (see COOK-05)")
     problems = [
@@ -141,7 +137,7 @@ def test_cookies_are_secure(need: Need, probe: Probe) -> None:
     guide=["H: Authentication Issues", "V: Session Expires Too Quickly"],
     references=["Mozilla Observatory: cookies", "Django check --deploy W013", "OWASP Session Management Cheat Sheet"],
 )
-def test_session_cookies_are_httponly(need: Need, probe: Probe) -> None:
+def test_session_cookies_are_httponly(need: Need, env: EnvironmentModel, probe: Probe, request: Any) -> None:
     """Session cookies are HttpOnly.
 
     Rationale: a session or remember-me cookie readable from JavaScript turns any script injection
@@ -154,17 +150,17 @@ def test_session_cookies_are_httponly(need: Need, probe: Probe) -> None:
     Fix: Flask: SESSION_COOKIE_HTTPONLY = True (the default; do not turn it off) and
     REMEMBER_COOKIE_HTTPONLY = True, httponly=True on response.set_cookie(). Django:
     SESSION_COOKIE_HTTPONLY = True. Only the CSRF cookie the SPA reads may stay readable. When the
-    application renamed its cookies, update api.cookies.session / api.cookies.remember.
+    application renamed its cookies, update session.cookies.session / session.cookies.remember.
     """
-    source, _, cookies = _observed(need, probe)
-    config: Cookies = need("api.cookies")
+    source, _, cookies = _observed(need, env, probe, request)
+    config: CookieNames = need("session").cookies
     roles = _roles(config)
     if not roles and not any(SENSITIVE_NAME.search(cookie.name) for cookie in cookies):
-        need("api.cookies.session")
+        need("session.cookies.session")
     seen = {cookie.name for cookie in cookies}
     problems = [
         f"configured {role} cookie {name!r} was not set by {source} (it set: {', '.join(sorted(seen))}): "
-        f"api.cookies.{role} no longer matches the application"
+        f"session.cookies.{role} no longer matches the application"
         for name, role in roles.items()
         if name not in seen
     ]
@@ -183,7 +179,7 @@ def test_session_cookies_are_httponly(need: Need, probe: Probe) -> None:
     guide=["H: Authentication Issues", "V: SSL/HTTPS Issues"],
     references=["Mozilla Observatory: cookies", "RFC 6265bis SameSite", "OWASP CSRF Prevention Cheat Sheet"],
 )
-def test_samesite_is_set_and_sane(need: Need, probe: Probe) -> None:
+def test_samesite_is_set_and_sane(need: Need, env: EnvironmentModel, probe: Probe, request: Any) -> None:
     """SameSite is set and sane.
 
     Rationale: SameSite decides whether the browser attaches a cookie to requests started by other
@@ -196,13 +192,13 @@ def test_samesite_is_set_and_sane(need: Need, probe: Probe) -> None:
     on response.set_cookie(). Django: SESSION_COOKIE_SAMESITE = "Lax" and CSRF_COOKIE_SAMESITE = "Lax".
     Use "None" only for a cookie that must cross sites, and then always with Secure.
     """
-    source, _, cookies = _observed(need, probe)
-    config: Cookies = need("api.cookies")
+    source, _, cookies = _observed(need, env, probe, request)
+    config: CookieNames = need("session").cookies
     csrf = set(config.csrf)
     seen = {cookie.name for cookie in cookies}
     problems = [
         f"configured csrf cookie {name!r} was not set by {source} (it set: {', '.join(sorted(seen))}): "
-        "api.cookies.csrf no longer matches the application"
+        "session.cookies.csrf no longer matches the application"
         for name in config.csrf
         if name not in seen
     ]
@@ -232,7 +228,7 @@ def _lifetime_source(cookie: SetCookie, dated: bool) -> str:
     inputs={"session_max_days": 7, "remember_max_days": 30, "skew_seconds": 60},
     references=["OWASP Session Management Cheat Sheet", "Flask PERMANENT_SESSION_LIFETIME, REMEMBER_COOKIE_DURATION"],
 )
-def test_cookie_lifetimes_are_inside_policy(need: Need, probe: Probe, inputs: dict[str, Any]) -> None:
+def test_cookie_lifetimes_are_inside_policy(need: Need, env: EnvironmentModel, probe: Probe, request: Any, inputs: dict[str, Any]) -> None:
     """Session lifetimes are inside policy.
 
     Rationale: the V guide settles the trade-off behind "users are logged out frequently": the
@@ -247,14 +243,14 @@ def test_cookie_lifetimes_are_inside_policy(need: Need, probe: Probe, inputs: di
     SESSION_COOKIE_AGE = 7 * 24 * 3600. When policy differs, set inputs.COOK-04.session_max_days
     and remember_max_days in the environment instead.
     """
-    source, exchange, cookies = _observed(need, probe)
-    config: Cookies = need("api.cookies")
+    source, exchange, cookies = _observed(need, env, probe, request)
+    config: CookieNames = need("session").cookies
     limits = {
         **{name: ("remember", float(inputs["remember_max_days"])) for name in config.remember},
         **{name: ("session", float(inputs["session_max_days"])) for name in config.session},
     }
     if not limits:
-        need("api.cookies.session")
+        need("session.cookies.session")
     dated = bool(exchange.header("date") and http_date(exchange.header("date") or ""))
     now = _response_time(exchange)
     checked = [cookie for cookie in cookies if cookie.name in limits]
@@ -282,7 +278,9 @@ def test_cookie_lifetimes_are_inside_policy(need: Need, probe: Probe, inputs: di
     inputs={"http_url": None},
     references=["Mozilla Observatory: redirection", "Django check --deploy W008 (SECURE_SSL_REDIRECT)"],
 )
-def test_no_session_cookie_over_plain_http(need: Need, probe: Probe, inputs: dict[str, Any]) -> None:
+def test_no_session_cookie_over_plain_http(
+    need: Need, env: EnvironmentModel, probe: Probe, inputs: dict[str, Any]
+) -> None:
     """No session cookie over plain HTTP.
 
     Rationale: the same login sent to the http:// address must be answered with a redirect to
@@ -297,12 +295,12 @@ def test_no_session_cookie_over_plain_http(need: Need, probe: Probe, inputs: dic
     SECURE_SSL_REDIRECT = True; Flask: redirect in a before_request hook or with Flask-Talisman
     (force_https=True). Add HSTS so browsers stop trying http:// at all.
     """
-    source = _source(need)
-    roles = _roles(need("api.cookies"))
+    source = _source(need, env)
+    roles = _roles(need("session").cookies)
     target = (
         source.url
         if urlsplit(source.url).scheme == "http"
-        else http_twin(source.url, inputs.get("http_url"), "COOK-05")
+        else http_twin(source.url, inputs.get("http_url") or env.lookup("web.http_url"), "COOK-05")
     )
     exchange = probe.fetch(source.method, target, source.headers, source.body)
     problems = []
