@@ -101,7 +101,7 @@ def twin_runs(request: pytest.FixtureRequest, stack: Stack) -> dict[str, Run]:
     def one(pair: tuple[Any, str]) -> tuple[str, Run]:
         twin, framework = pair
         env_file = twin_env(stack.folder, twin, framework)
-        selection = " or ".join(sorted(twin.breaks))
+        selection = " or ".join(sorted({*twin.breaks, *twin.blocked}))
         instance = twin.instance(framework)
         return instance, stack.run(env_file, instance, "--intrusive", "-k", selection)
 

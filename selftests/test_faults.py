@@ -28,8 +28,8 @@ def dead_env(folder: Path, port: int, **timeouts: float) -> Path:
                 "url": f"{base}/api",
                 "request_timeout": 30,
                 "cors": {"allowed_origins": ["https://app.preflight.test"], "credentials": True, "path": "/v1/x"},
-                "cookies": {"landing": "/", "session": ["session"]},
             },
+            "session": {"landing": "/", "cookies": {"session": ["session"]}},
             "webhooks": {"stripe": {"url": f"{base}/webhooks/stripe/"}},
             "database": {
                 "dsn": "${FAULT_DSN}",

@@ -54,8 +54,8 @@ def test_local_django_asks_the_sandbox_for_the_django_instance() -> None:
     env = envmod.load(LOCAL_DJANGO, "--env", environ={}, plugin_variables=variables)
     assert asked == ["good@django"]
     assert env.model.sandbox is not None and env.model.sandbox.framework == "django"
-    assert env.model.api is not None and env.model.api.cookies is not None
-    assert env.model.api.cookies.session == ["sessionid"]
+    assert env.model.session is not None
+    assert env.model.session.cookies.session == ["sessionid"]
 
 
 def test_a_twin_environment_keeps_the_framework(tmp_path: Path) -> None:

@@ -21,6 +21,12 @@ PAIRS = [
     for framework in twin.frameworks
     for check_id, pattern in twin.breaks.items()
 ]
+BLOCKED = [
+    (twin.instance(framework), check_id, root)
+    for twin in TWINS.values()
+    for framework in twin.frameworks
+    for check_id, root in twin.blocked.items()
+]
 GOOD = [(framework, check_id) for framework in FRAMEWORKS for check_id in CHECK_IDS]
 
 
@@ -79,3 +85,17 @@ def test_fails_on_its_twin(twin_runs, twin: str, check_id: str, pattern: str) ->
         f"{check_id} failed on {twin} but its message does not name the problem /{pattern}/: {record['message']}"
     )
     assert run.rc == 1, f"the gate did not fail on twin {twin}"
+
+
+@pytest.mark.parametrize(("twin", "check_id", "root"), BLOCKED, ids=[f"{t}:{c}<{r}" for t, c, r in BLOCKED])
+def test_blocked_on_its_twin(twin_runs, twin: str, check_id: str, root: str) -> None:
+    """A cascade is reported once: the root fails, the check that depends on it is blocked by it."""
+    if twin not in twin_runs:
+        pytest.skip(f"twin {twin} is not selected by --twins / --frameworks")
+    run = twin_runs[twin]
+    record = run.record(check_id)
+    assert (record["outcome"], record.get("blocked_by")) == ("blocked", root), (
+        f"{check_id} on {twin}: expected blocked by {root}, got {record['outcome']}: {record['message']}"
+    )
+    failed = [c["id"] for c in run.document["checks"] if c["outcome"] == "failed"]
+    assert check_id not in failed and root in failed

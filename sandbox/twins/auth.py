@@ -6,6 +6,17 @@ from sandbox.twins.model import H, Twin, V
 
 TWINS = [
     Twin(
+        name="auth-login-refused",
+        description="A data fix reset the smoke user's password hash (V: Login Fails with Correct Credentials): "
+        "the declared login answers 401, and every check that needs a logged-in user is blocked by AUTH-06.",
+        guide=f"{V}: Login Fails with Correct Credentials",
+        breaks={
+            "AUTH-06": r"POST \S+/api/auth/login \(session.login\) answered 401 .*the smoke credentials are wrong",
+        },
+        blocked={"COOK-01": "AUTH-06", "COOK-04": "AUTH-06", "AUTH-02": "AUTH-06", "AUTH-05": "AUTH-06"},
+        data={"sql": ("UPDATE users SET password_hash = 'pbkdf2:sha256:600000$reset$0' WHERE email LIKE 'smoke@%'",)},
+    ),
+    Twin(
         name="auth-route-open",
         description="/api/v1/payments was added without the login requirement (auth.protected lacks it): "
         "anyone can list payments.",

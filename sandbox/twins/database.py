@@ -82,8 +82,8 @@ TWINS = [
         guide=f"{H}: Slow Queries",
         breaks={
             "DB-05": r"the extension pg_stat_statements is not installed in .*/twin_pg_no_pg_stat_statements",
-            "DB-06": r"pg_stat_statements is not installed in .*: statement times cannot be read",
         },
+        blocked={"DB-06": "DB-05"},
         data={"sql": ("DROP EXTENSION pg_stat_statements",)},
     ),
     Twin(

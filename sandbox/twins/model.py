@@ -31,6 +31,8 @@ class Twin(BaseModel):
     description: str
     guide: str
     breaks: dict[str, str]  # check id -> a regex its failure message must match
+    # check id -> the check it is blocked by: the cascade is reported once, at the root (a key of breaks).
+    blocked: dict[str, str] = Field(default_factory=dict)
     # Deep-merged into the environment file by the self-tests, for twins whose misconfiguration is in
     # the declared configuration; `${VAR}` placeholders in it are left for the environment loader.
     env: dict[str, Any] = Field(default_factory=dict)
@@ -60,6 +62,15 @@ class Twin(BaseModel):
             except re.error as exc:
                 raise ValueError(f"{check_id}: {exc}") from None
         return breaks
+
+    @field_validator("blocked")
+    @classmethod
+    def _roots_break(cls, blocked: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        breaks = info.data.get("breaks", {})
+        for check_id, root in blocked.items():
+            if root not in breaks:
+                raise ValueError(f"{check_id} is blocked by {root}, which the twin does not break")
+        return blocked
 
     @field_validator("frameworks")
     @classmethod

@@ -3,54 +3,33 @@
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from fixtures.check import (
     LIMITED,
+    EnvironmentModel,
     Exchange,
     HttpCache,
+    Login,
+    LoginFailed,
     Need,
     Probe,
-    TokenRequest,
+    UserSession,
     burst,
     check,
     fail,
     fail_on,
     join_url,
+    login_body,
+    not_applicable,
+    read_csrf,
+    site_url,
 )
 
-JSON = {"Content-Type": "application/json"}
-# Keys under which token endpoints commonly return the access token.
-TOKEN_KEYS = ("access", "access_token", "token", "jwt")
-
-
-def _token_exchange(need: Need, probe: Probe) -> tuple[str, Exchange]:
-    request: TokenRequest = need("api.auth.token")
-    url = join_url(need("api.url"), request.path)
-    # A deterministic body: AUTH-02 and AUTH-05 share the one cached exchange.
-    body = json.dumps(request.json_body, sort_keys=True, separators=(",", ":")).encode()
-    return url, probe.fetch("POST", url, JSON, body)
-
-
-def _issued_token(need: Need, probe: Probe) -> tuple[str, str]:
-    """(token URL, access token) issued for the smoke credentials; fails when none is issued."""
-    url, exchange = _token_exchange(need, probe)
-    if exchange.status != 200:
-        fail(
-            f"POST {url} answered {exchange.status}, expected 200 with a token: the smoke credentials "
-            "(api.auth.token.json) are wrong or the token endpoint is broken"
-        )
-    try:
-        document = json.loads(exchange.text)
-    except ValueError:
-        document = None
-    token = next((document[k] for k in TOKEN_KEYS if isinstance(document, dict) and document.get(k)), None)
-    if not isinstance(token, str) or token.count(".") != 2:
-        fail(f"POST {url} answered 200 but its JSON has no JWT under {', '.join(TOKEN_KEYS)}")
-    return url, token
+REDIRECTS = (301, 302, 303, 307, 308)
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -63,8 +42,21 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _bearer(probe: Probe, url: str, token: str) -> Exchange:
-    return probe.get(url, headers={"Authorization": f"Bearer {token}"})
+def _jwt(session: UserSession) -> str:
+    """The session's token, which must be a JWT for these checks."""
+    token = session.token
+    if not token or token.count(".") != 2:
+        not_applicable("the session's token is not a JWT (header.payload.signature)", key="session.token")
+    return token
+
+
+def _login_pages(env: EnvironmentModel) -> set[str]:
+    """The paths of the declared login page(s): web.login_page, the login form's page, the login path."""
+    found = {env.web.login_page if env.web else None}
+    login = env.session.login if env.session else None
+    if login is not None:
+        found |= {login.path, login.csrf.page if login.csrf else None}
+    return {urlsplit(site_url(env, path)).path for path in found if path}
 
 
 @check(
@@ -73,35 +65,51 @@ def _bearer(probe: Probe, url: str, token: str) -> Exchange:
     guide=["H: Authentication Bypass", "H: Authentication Issues"],
     references=["OWASP API Security Top 10: API2 Broken Authentication"],
 )
-def test_protected_routes_reject_anonymous_callers(need: Need, probe: Probe) -> None:
+def test_protected_routes_reject_anonymous_callers(need: Need, probe: Probe, env: EnvironmentModel) -> None:
     """Protected routes reject anonymous callers.
 
     Rationale: a view whose login decorator was forgotten, or a route added to the API without
     being added to the authentication layer, serves its data to anyone who knows the URL: the
-    H guide's "unauthorized access" under Authentication Bypass. Each configured protected route,
-    called with no cookie and no Authorization header, must answer 401 or 403.
+    H guide's "unauthorized access" under Authentication Bypass. Each protected API route
+    (api.auth.protected), called with no cookie and no Authorization header, must answer 401 or
+    403. Each login-gated page (web.pages) must answer 401 or 403 or redirect to the declared
+    login page (web.login_page, or the session's login page).
 
     Fix: protect the route in the application (Flask: @login_required or a before_request check
-    that covers it; Django REST framework: permission_classes = [IsAuthenticated], or a default
-    permission class in settings), and list every private route under api.auth.protected so this
-    check keeps covering it.
+    that covers it; Django: @login_required or LoginRequiredMixin on views, and permission_classes =
+    [IsAuthenticated] in Django REST framework), and list every private route under
+    api.auth.protected and every private page under web.pages so this check keeps covering it.
     """
-    api_url: str = need("api.url")
-    routes: list[str] = need("api.auth.protected")
+    routes = [(join_url(env.api.url, r), False) for r in env.api.auth.protected] if env.api and env.api.auth else []
+    routes += [(site_url(env, page), True) for page in (env.web.pages if env.web else [])]
+    if not routes:
+        need("api.auth.protected")
+    login_pages = _login_pages(env)
     problems = []
-    for route in routes:
-        url = join_url(api_url, route)
+    for url, page in routes:
         exchange = probe.get(url)
         if exchange.status in (401, 403):
             continue
-        if 200 <= exchange.status < 300:
-            problems.append(
-                f"GET {url} answered {exchange.status} {exchange.content_type or ''} without credentials: "
-                "the route is open to anonymous callers; expected 401 or 403"
-            )
-        else:
-            problems.append(f"GET {url} answered {exchange.status} without credentials; expected 401 or 403")
+        location = exchange.header("location") or ""
+        if page and exchange.status in REDIRECTS and urlsplit(location).path in login_pages:
+            continue
+        problems.append(_anonymous_problem(url, exchange, page, login_pages))
     fail_on(problems)
+
+
+def _anonymous_problem(url: str, exchange: Exchange, page: bool, login_pages: set[str]) -> str:
+    expected = "401 or 403" + (f", or a redirect to the login page ({', '.join(sorted(login_pages))})" if page else "")
+    if 200 <= exchange.status < 300:
+        return (
+            f"GET {url} answered {exchange.status} {exchange.content_type or ''} without credentials: "
+            f"the {'page' if page else 'route'} is open to anonymous callers; expected {expected}"
+        )
+    if exchange.status in REDIRECTS:
+        where = exchange.header("location") or "(no Location)"
+        if page and not login_pages:
+            return f"GET {url} redirected to {where}: declare web.login_page so the redirect can be told apart"
+        return f"GET {url} answered {exchange.status} to {where} without credentials; expected {expected}"
+    return f"GET {url} answered {exchange.status} without credentials; expected {expected}"
 
 
 @check(
@@ -111,17 +119,20 @@ def test_protected_routes_reject_anonymous_callers(need: Need, probe: Probe) -> 
     inputs={"expired_by_seconds": 3600},
     references=["RFC 8725 JSON Web Token Best Current Practices", "PyJWT: decode(algorithms=...)"],
 )
-def test_forged_tokens_are_rejected(need: Need, probe: Probe, inputs: dict[str, Any]) -> None:
+def test_forged_tokens_are_rejected(
+    need: Need, probe: Probe, env: EnvironmentModel, request: Any, inputs: dict[str, Any]
+) -> None:
     """Forged and expired tokens are rejected.
 
     Rationale: a JWT verifier that accepts `alg: none`, that decodes without verifying the
     signature (PyJWT's verify_signature=False, jsonwebtoken's decode instead of verify), or that
     ignores `exp` lets anyone mint a token for any user, or keeps a stolen token valid forever:
-    the H guide's JWT validation failures under Authentication Bypass. Against the first route of
-    api.auth.protected, a genuine token from api.auth.token must be accepted, and an unsigned
-    `alg: none` token, the genuine token with a tampered signature, and (when api.auth.secret is
-    configured) a correctly signed token that expired an hour ago must each answer 401. Without
-    api.auth.token the forgeries carry made-up claims.
+    the H guide's JWT validation failures under Authentication Bypass. This applies where the API
+    takes tokens (session.token). Against the first route of api.auth.protected, the session's
+    genuine token must be accepted in the declared header and scheme (session.token.header and
+    scheme: `Authorization: Bearer`, `Token`, `JWT`, ...), and an unsigned `alg: none` token, the
+    genuine token with a tampered signature, and (when api.auth.secret is configured) a correctly
+    signed token that expired an hour ago must each answer 401.
 
     Fix: decode with an explicit allow-list of algorithms (PyJWT: jwt.decode(token, key,
     algorithms=["HS256"]); never "none", never options={"verify_signature": False} or
@@ -129,28 +140,31 @@ def test_forged_tokens_are_rejected(need: Need, probe: Probe, inputs: dict[str, 
     """
     api_url: str = need("api.url")
     routes: list[str] = need("api.auth.protected")
+    if env.session is None or env.session.token is None:
+        not_applicable("the API takes no tokens here: session.token is not declared", key="session.token")
+    spec = env.session.token
+    session: UserSession = request.getfixturevalue("session")
+    genuine = _jwt(session)
     target = join_url(api_url, routes[0])
-    now = int(time.time())
-    genuine: str | None = None
-    if need("api.auth").token is not None:
-        _, genuine = _issued_token(need, probe)
-        claims = _claims(genuine)
-        accepted = _bearer(probe, target, genuine)
-        if accepted.status == 401:
-            fail(
-                f"GET {target} with the genuine token from api.auth.token answered 401: Bearer tokens are not "
-                "accepted here at all, so forged ones cannot be told apart (is the route protected by JWT?)"
-            )
-    else:
-        claims = {"sub": "1", "iat": now, "exp": now + 600}
-
+    scheme = f"{spec.header}: {spec.scheme} <token>".replace("  ", " ")
+    accepted = probe.get(target, headers=spec.authorization(genuine))
+    if accepted.status == 401:
+        fail(
+            f"GET {target} with the session's genuine token ({scheme}) answered 401: the API does not accept "
+            "tokens this way, so forged ones cannot be told apart (check session.token.scheme and header)"
+        )
     problems = []
-    for what, token in _forgeries(claims, genuine, need("api.auth").secret, int(inputs["expired_by_seconds"])):
-        exchange = _bearer(probe, target, token)
+    for what, token in _forgeries(
+        _claims(genuine), genuine, env.lookup("api.auth.secret"), int(inputs["expired_by_seconds"])
+    ):
+        exchange = probe.get(target, headers=spec.authorization(token))
         if exchange.status == 401:
             continue
         verdict = ": accepted" if 200 <= exchange.status < 300 else ""
-        problems.append(f"GET {target} with a forged token, {what}, answered {exchange.status}{verdict}; expected 401")
+        problems.append(
+            f"GET {target} with a forged token, {what}, answered {exchange.status}{verdict}; expected 401 "
+            f"(sent as {scheme})"
+        )
     fail_on(problems)
 
 
@@ -215,50 +229,93 @@ def test_auth_service_is_up(need: Need, probe: Probe) -> None:
     guide=["H: DDoS Attacks", "H: Authentication Bypass"],
     inputs={"attempts": 40, "concurrency": 8, "source_address": None, "recovery_seconds": 15},
     intrusive=True,
+    phase="burst",
     references=["nginx limit_req (zone=login)", "OWASP Authentication Cheat Sheet: login throttling"],
 )
-def test_login_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[str, Any]) -> None:
+def test_login_is_rate_limited(
+    need: Need, env: EnvironmentModel, http_cache: HttpCache, inputs: dict[str, Any]
+) -> None:
     """Login is rate limited.
 
     Rationale: without a limit on the login endpoint an attacker can try passwords as fast as the
     server answers (the H guide's "suspicious login attempts", more than 10 failures an hour from
-    one address). Up to `attempts` logins with a made-up address and a wrong password, sent over
-    `concurrency` connections (a login that hashes passwords for a second would otherwise never
-    outrun the limit it is meant to test), must end in 429 (nginx `limit_req zone=login`,
-    `limit_req_status 429`). The burst stops at the first 429 and then waits, up to
-    `recovery_seconds`, until logins are served again. `source_address` sends it from another
-    local address of the runner, so the rest of the run is not throttled.
+    one address). The declared login (session.login) is sent as the real one is sent (the JSON body
+    in its own shape, or the form with a CSRF pair read from the login page), with made-up
+    credentials. The first answer shows what a failed login looks like here (401, or the form
+    again); a 400, a 403 (a CSRF rejection) or a 5xx is not a failed login, and the check says so.
+    Then up to `attempts` such logins over `concurrency` connections must end in 429. The burst
+    stops at the first 429 and waits, up to `recovery_seconds`, until logins are served again; it
+    runs after every check that needs the session. `source_address` sends it from another local
+    address of the runner.
 
     Fix: in nginx, `limit_req_zone $binary_remote_addr zone=login:10m rate=1r/s;` at http level,
     `limit_req zone=login burst=5 nodelay;` in the login (and token) locations, and
     `limit_req_status 429;` (the default answer is 503).
     """
-    url = join_url(need("api.url"), need("api.auth.login"))
-    attempts = int(inputs["attempts"])
-
-    def body(index: int) -> bytes:
-        email = f"preflight-burst-{secrets.token_hex(4)}@invalid.example"
-        return json.dumps({"email": email, "password": secrets.token_urlsafe(12)}).encode()
-
-    result = burst(
-        http_cache,
-        "POST",
-        url,
-        count=attempts,
-        headers=JSON,
-        body=body,
-        concurrency=int(inputs["concurrency"]),
-        source_address=inputs["source_address"],
-        recover_within=float(inputs["recovery_seconds"]),
-    )
+    login: Login = need("session.login")
+    url = site_url(env, login.path)
+    headers, body = _wrong_login(http_cache, env, login)
+    options = {
+        "headers": headers,
+        "body": body,
+        "source_address": inputs["source_address"],
+        "recover_within": float(inputs["recovery_seconds"]),
+    }
+    first = burst(http_cache, login.method, url, count=1, **options)
+    if first.error:
+        fail(f"the login burst could not start: {first.error}")
+    status = next(iter(first.statuses))
+    if status == LIMITED:
+        return
+    if status in (400, 403) or status >= 500:
+        fail(
+            f"{login.method} {url} with made-up credentials answered {status}, which is not a failed login "
+            f"({'a CSRF rejection or a refused request' if status in (400, 403) else 'a server error'}): "
+            "the burst would not test the login's limit; check session.login (its body shape, its csrf field)"
+        )
+    attempts = int(inputs["attempts"]) - 1
+    result = burst(http_cache, login.method, url, count=attempts, concurrency=int(inputs["concurrency"]), **options)
     if result.error:
         fail(f"the login burst could not complete: {result.error} ({result.summary()})")
     if result.statuses[LIMITED]:
         return
+    failed = result.statuses[status]
     fail(
-        f"{result.summary()}: none answered 429 after {attempts} failed logins; expected the login rate limit "
-        "(nginx limit_req zone=login with limit_req_status 429)"
+        f"{result.summary()}: none answered 429 after {failed + 1} failed logins (a failed login answers {status} "
+        "here); expected the login rate limit (nginx limit_req zone=login with limit_req_status 429)"
     )
+
+
+def _wrong_login(cache: HttpCache, env: EnvironmentModel, login: Login) -> tuple[dict[str, str], Any]:
+    """The login's headers and a body factory: the declared shape with every value made up (a fresh
+    CSRF pair for a form)."""
+    headers: dict[str, str] = {}
+    fields: dict[str, str] = {}
+    if login.csrf is not None:
+        try:
+            form = read_csrf(cache, env, login, fresh=True)
+        except LoginFailed as exc:
+            fail(f"the login form could not be read for the burst: {exc}")
+        headers, fields = form.headers, form.fields
+
+    def body(index: int) -> bytes | None:
+        wrong = login.model_copy(update={"json_body": _made_up(login.json_body), "form": _made_up(login.form)})
+        return login_body(wrong, fields)[1]
+
+    return {**headers, **login_body(login)[0]}, body
+
+
+def _made_up(node: Any) -> Any:
+    """The same shape with every string replaced: an address where there was one, else a random word."""
+    if isinstance(node, dict):
+        return {key: _made_up(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_made_up(value) for value in node]
+    if isinstance(node, str):
+        if "@" in node:
+            return f"preflight-burst-{secrets.token_hex(4)}@invalid.example"
+        return secrets.token_urlsafe(12)
+    return node
 
 
 @check(
@@ -268,29 +325,57 @@ def test_login_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[s
     inputs={"max_minutes": 60},
     references=["OWASP JSON Web Token Cheat Sheet: token lifetime"],
 )
-def test_token_lifetime_is_inside_policy(need: Need, probe: Probe, inputs: dict[str, Any]) -> None:
+def test_token_lifetime_is_inside_policy(
+    need: Need, env: EnvironmentModel, request: Any, inputs: dict[str, Any]
+) -> None:
     """Issued access tokens live no longer than the policy.
 
     Rationale: an access JWT cannot be revoked before its exp; a token that lives a week (or has
     no exp at all) turns any leak (a log line, a browser extension, a shared screenshot) into a
     week of access, and a rotated secret is the only way out (the H guide's "refresh JWT secret
-    if compromised"). A token issued for the smoke credentials must have exp - iat within
-    `max_minutes`.
+    if compromised"). The token the session obtained (session.token: from its own request, or at
+    session.token.at in the login's answer) must have exp - iat within `max_minutes`.
 
     Fix: issue short-lived access tokens (SIMPLE_JWT ACCESS_TOKEN_LIFETIME or
     JWT_ACCESS_TOKEN_EXPIRES of 5 to 60 minutes) and renew them with a refresh token.
     """
-    url, token = _issued_token(need, probe)
+    need("session.token")
+    session: UserSession = request.getfixturevalue("session")
+    token = _jwt(session)
     claims = _claims(token)
     limit = float(inputs["max_minutes"])
     exp = claims.get("exp")
+    where = "the session's token"
     if not isinstance(exp, int | float):
-        fail(f"the token issued by POST {url} has no exp claim: it never expires; expected at most {limit:g} minutes")
+        fail(f"{where} has no exp claim: it never expires; expected at most {limit:g} minutes")
     iat = claims.get("iat")
     start = iat if isinstance(iat, int | float) else time.time()
     minutes = (exp - start) / 60
     if minutes > limit:
         fail(
-            f"the token issued by POST {url} lives {minutes:.0f} minutes (exp - iat); the policy allows "
-            f"{limit:g} minutes (inputs.AUTH-05.max_minutes)"
+            f"{where} lives {minutes:.0f} minutes (exp - iat); the policy allows {limit:g} minutes "
+            "(inputs.AUTH-05.max_minutes)"
         )
+
+
+@check(
+    "AUTH-06",
+    severity="high",
+    guide=["V: Login Fails with Correct Credentials", "H: Authentication Issues"],
+)
+def test_declared_login_works(login_attempt: UserSession | LoginFailed, evidence: Any) -> None:
+    """The declared login works.
+
+    Rationale: the smoke user's login (session:) is what every check of a logged-in page, a
+    session cookie or a token stands on. When it fails ("Login Fails with Correct Credentials":
+    wrong credentials, a CSRF field that moved, a login throttled by its own rate limit, a token
+    no longer where it was), this check fails once and names what the login answered; the checks
+    that needed the session are blocked by it instead of failing again.
+
+    Fix: make the declared login match the application: session.login (its path, JSON shape or
+    form fields, csrf.field), session.token (request, at, scheme), and the smoke user's
+    credentials in the variables the file names. A 429 means the runner's address was throttled.
+    """
+    if isinstance(login_attempt, LoginFailed):
+        fail(str(login_attempt))
+    evidence.add(login_attempt.describe(), key="session")

@@ -70,7 +70,9 @@ def _cookies_of(exchange: Exchange) -> list[SetCookie]:
     return [cookie for cookie in parsed if cookie is not None and not cookie.deletes(now)]
 
 
-def _observed(need: Need, env: EnvironmentModel, probe: Probe, request: Any) -> tuple[Source, Exchange, list[SetCookie]]:
+def _observed(
+    need: Need, env: EnvironmentModel, probe: Probe, request: Any
+) -> tuple[Source, Exchange, list[SetCookie]]:
     """The exchange whose cookies are checked and the cookies set on the way: the run's login (its
     login page included), or the landing GET. A login that failed blocks the check (AUTH-06)."""
     source = _source(need, env)
@@ -228,7 +230,9 @@ def _lifetime_source(cookie: SetCookie, dated: bool) -> str:
     inputs={"session_max_days": 7, "remember_max_days": 30, "skew_seconds": 60},
     references=["OWASP Session Management Cheat Sheet", "Flask PERMANENT_SESSION_LIFETIME, REMEMBER_COOKIE_DURATION"],
 )
-def test_cookie_lifetimes_are_inside_policy(need: Need, env: EnvironmentModel, probe: Probe, request: Any, inputs: dict[str, Any]) -> None:
+def test_cookie_lifetimes_are_inside_policy(
+    need: Need, env: EnvironmentModel, probe: Probe, request: Any, inputs: dict[str, Any]
+) -> None:
     """Session lifetimes are inside policy.
 
     Rationale: the V guide settles the trade-off behind "users are logged out frequently": the

@@ -6,7 +6,16 @@ import datetime as dt
 import re
 from typing import Any
 
-from fixtures.check import alembic_heads, check, end_of_life, fail_on, not_applicable, relation, unique_key
+from fixtures.check import (
+    alembic_heads,
+    blocked_by,
+    check,
+    end_of_life,
+    fail_on,
+    not_applicable,
+    relation,
+    unique_key,
+)
 
 WRAPAROUND = 2**31
 # Schemas that belong to PostgreSQL itself, not to the application.
@@ -237,7 +246,7 @@ def test_no_slow_statements(db, inputs) -> None:
     then pg_stat_statements_reset() to start measuring afresh.
     """
     if "pg_stat_statements" not in _extensions(db):
-        fail_on([f"pg_stat_statements is not installed in {db.where}: statement times cannot be read (DB-05)"])
+        blocked_by("DB-05", f"pg_stat_statements is not installed in {db.where}: statement times cannot be read")
     rows = db.rows(
         "SELECT round(mean_exec_time)::bigint, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 120)"
         " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"

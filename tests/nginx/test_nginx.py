@@ -24,11 +24,13 @@ from fixtures.check import (
     http_block,
     location_label,
     match_location,
+    not_applicable,
     on_hosts,
     parse_dump,
     run,
     server_label,
     servers,
+    site_url,
 )
 
 # Directives that hand a request to something other than the file system.
@@ -135,6 +137,10 @@ def test_spa_fallback_is_configured(
     `location /static/ { try_files $uri =404; expires 30d; }` for the hashed assets.
     """
     need("web.url")
+    if env.web.kind == "server":
+        not_applicable(
+            "web.kind is server: the application renders each page, so nginx has no index.html fallback by design"
+        )
     shell: str = inputs["shell"]
     root = _config(host, env, nginx_dumps)
     problems = []
@@ -170,20 +176,20 @@ def test_spa_fallback_is_configured(
     fail_on(problems)
 
 
-def _uris(need: Need, env: EnvironmentModel) -> tuple[list[str], list[str]]:
-    """(API URIs, login URIs) as nginx sees them: paths of api.url plus the configured routes."""
-    base = urlsplit(need("api.url")).path.rstrip("/")
+def _uris(env: EnvironmentModel) -> tuple[list[str], list[str]]:
+    """(API URIs, login URIs) as nginx sees them: the API's configured routes under api.url's path, and
+    the session's login and token paths on the site."""
+    base = urlsplit(env.api.url).path.rstrip("/") if env.api else None
     api_paths: list[str | None] = [env.api.health if env.api else None]
-    login_paths: list[str | None] = []
     auth = env.api.auth if env.api else None
     if auth is not None:
         api_paths += auth.protected
-        login_paths += [auth.login, auth.token.path if auth.token else None]
-
-    def uris(paths: list[str | None]) -> list[str]:
-        return list(dict.fromkeys(base + "/" + p.lstrip("/") for p in paths if p))
-
-    return uris(api_paths), uris(login_paths)
+    login = env.session.login if env.session else None
+    token = env.session.token if env.session else None
+    login_urls = [login.path if login else None, token.request.path if token and token.request else None]
+    api = [] if base is None else [base + "/" + p.lstrip("/") for p in api_paths if p]
+    logins = [urlsplit(site_url(env, p)).path for p in login_urls if p]
+    return list(dict.fromkeys(api)), list(dict.fromkeys(logins))
 
 
 @on_hosts("web")
@@ -200,15 +206,15 @@ def test_rate_limit_zones_are_applied(host: Host, env: EnvironmentModel, need: N
     names the zone in the location that serves the request (or above it). A zone defined and never
     applied, or applied to `location /api/` but not to the exact login location that wins for
     /api/auth/login, looks configured and limits nothing (H: DDoS Attacks). Each configured API
-    path (api.health, api.auth.protected) and login path (api.auth.login, api.auth.token) must be
+    path (api.health, api.auth.protected) and login path (session.login, session.token.request) must be
     served by a location under a `limit_req` whose zone is defined.
 
     Fix: `limit_req_zone $binary_remote_addr zone=api:10m rate=10r/s;` and `zone=login ...
     rate=1r/s` at http level; `limit_req zone=api burst=20 nodelay;` in the API location and
     `limit_req zone=login burst=5 nodelay;` in every login location; `limit_req_status 429;`.
     """
-    api_uris, login_uris = _uris(need, env)
-    if not api_uris:
+    api_uris, login_uris = _uris(env)
+    if not api_uris and not login_uris:
         need("api.health")
     root = _config(host, env, nginx_dumps)
     http = http_block(root)

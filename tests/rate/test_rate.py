@@ -13,6 +13,7 @@ from fixtures.check import LIMITED, HttpCache, Need, burst, check, fail, join_ur
     guide=["H: DDoS Attacks", "H: API Rate Limiting"],
     inputs={"requests": 400, "concurrency": 4, "path": None, "source_address": None, "recovery_seconds": 15},
     intrusive=True,
+    phase="burst",
     references=["nginx limit_req (zone=api)"],
 )
 def test_api_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[str, Any]) -> None:

@@ -6,9 +6,21 @@ import datetime as dt
 import re
 import secrets
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from fixtures.check import check, fail_on, http_date
+from fixtures.check import (
+    EnvironmentModel,
+    Exchange,
+    Probe,
+    UserSession,
+    blocked_by,
+    check,
+    fail_on,
+    http_date,
+    not_applicable,
+    site_url,
+)
 
 # One random name per run (per xdist worker): a cached "missing" probe never hits a real file.
 RUN_TOKEN = secrets.token_hex(8)
@@ -23,6 +35,11 @@ DEV_URL = re.compile(
     re.IGNORECASE,
 )
 SOURCE_MAP_COMMENT = re.compile(r"[/][/*][#@]\s*sourceMappingURL=([^\s*]+)")
+# A content hash in a file name: `main.3f9a1c77.js`, `style.3f9a1c77d2e4.css` (Django's manifest
+# storage), `index-DiwrgTda.js` (Vite), or a version in the query (`app.js?v=3f9a1c77`).
+HASH_PART = re.compile(r"[.\-_]([A-Za-z0-9_]{8,})(?=\.(?:min\.)?(?:m?js|css)$)")
+HASH_QUERY = re.compile(r"[?&](?:v|ver|version|h|hash)=[A-Za-z0-9_.\-]{6,}")
+REDIRECTS = (301, 302, 303, 307, 308)
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -100,11 +117,87 @@ def _same_origin_assets(shell_url: str, html: str) -> tuple[list[str], list[str]
 
 
 def _shell(probe, base: str):
-    """GET / and require the HTML shell: every asset check starts from it."""
+    """GET / and require the HTML shell: SPA-01 starts from it (and fails when it is missing)."""
     shell = probe.get(base + "/")
     if shell.status != 200 or shell.content_type != "text/html":
         fail_on([f"/ answered {_answer(shell)}; expected 200 text/html (the app shell, index.html)"])
     return shell
+
+
+def _spa_only(env: EnvironmentModel, rule: str) -> None:
+    if env.web is not None and env.web.kind == "server":
+        not_applicable(
+            f"web.kind is server: the application renders each page, and {rule} belongs to single-page apps "
+            "(one index.html shell that nginx serves for every route)"
+        )
+
+
+def _is_page(exchange: Exchange) -> bool:
+    return exchange.status == 200 and exchange.content_type == "text/html"
+
+
+def _pages(env: EnvironmentModel, probe: Probe, request: Any) -> list[Exchange]:
+    """The HTML pages whose assets are checked. spa: the shell at / (blocked by SPA-01 without it).
+    server: / when it is a page, and the login-gated pages (web.pages) through the run's session."""
+    base = _base(env.web.url)
+    if env.web.kind == "spa":
+        shell = probe.get(base + "/")
+        if not _is_page(shell):
+            blocked_by("SPA-01", f"/ answered {_answer(shell)}, not the app shell, so its assets cannot be listed")
+        return [shell]
+    landing = probe.get(base + "/")
+    pages = [landing] if _is_page(landing) else []
+    if env.web.pages:
+        if env.session is None or env.session.login is None:
+            if pages:
+                return pages
+            not_applicable(
+                f"/ answered {_answer(landing)} and the pages in web.pages are behind a login, but no session is "
+                "declared (session.login): their assets cannot be listed",
+                key="session.login",
+            )
+        session: UserSession = request.getfixturevalue("session")
+        for path in env.web.pages:
+            page = probe.get(site_url(env, path), headers=session.headers())
+            if _is_page(page):
+                pages.append(page)
+    if not pages:
+        fail_on(
+            [
+                f"/ answered {_answer(landing)} and no logged-in page (web.pages) answered 200 text/html: "
+                "there is no page whose assets could be checked"
+            ]
+        )
+    return pages
+
+
+def _assets(pages: list[Exchange]) -> tuple[list[str], list[str]]:
+    """The same-origin scripts and stylesheets the pages reference, deduplicated, in order."""
+    scripts: list[str] = []
+    styles: list[str] = []
+    for page in pages:
+        found = _same_origin_assets(page.url, page.text)
+        scripts += [u for u in found[0] if u not in scripts]
+        styles += [u for u in found[1] if u not in styles]
+    return scripts, styles
+
+
+def _hashed(url: str) -> bool:
+    """Whether the asset's name (or its query) carries a content hash: mixed letters and digits, or mixed case."""
+    if HASH_QUERY.search(url):
+        return True
+    name = urlsplit(url).path.rsplit("/", 1)[-1]
+    for match in HASH_PART.finditer(name):
+        token = match.group(1)
+        hexish = re.fullmatch(r"[0-9a-f]+", token) and re.search(r"\d", token)
+        mixed = re.search(r"[a-z]", token) and re.search(r"[A-Z]", token)
+        if hexish or mixed:
+            return True
+    return False
+
+
+def _validator(exchange: Exchange) -> bool:
+    return bool(exchange.header("etag") or exchange.header("last-modified"))
 
 
 def _directives(cache_control: str) -> dict[str, str]:
@@ -164,7 +257,7 @@ def _looks_like_source_map(exchange) -> bool:
     guide="H: Routing Issues",
     references=["h5bp server-configs-nginx"],
 )
-def test_deep_links_serve_the_shell(need, probe) -> None:
+def test_deep_links_serve_the_shell(need, probe, env) -> None:
     """Deep links serve the app shell.
 
     Rationale: the router of a single-page app lives in the browser. When a user refreshes
@@ -177,6 +270,7 @@ def test_deep_links_serve_the_shell(need, probe) -> None:
     Keep the API and static locations separate so the fallback only covers client routes.
     """
     base = _base(need("web.url"))
+    _spa_only(env, "the index.html fallback for deep links")
     routes = need("web.spa_routes")
     shell = _shell(probe, base)
     shell_refs = _references(shell.text)
@@ -258,6 +352,7 @@ def test_shell_is_not_cached(need, probe, env) -> None:
     reach the shell through try_files, so they inherit it.
     """
     base = _base(need("web.url"))
+    _spa_only(env, "revalidating the shell")
     routes = env.web.spa_routes  # optional here: / alone is worth checking
     problems = []
     for path in ["/", *routes]:
@@ -289,47 +384,63 @@ def test_shell_is_not_cached(need, probe, env) -> None:
     guide="V: Static Files Not Loading",
     inputs={"min_max_age_days": 30},
 )
-def test_hashed_assets_are_cached_long(need, probe, inputs) -> None:
-    """Hashed assets are cached for a long time.
+def test_hashed_assets_are_cached_long(need, probe, env, request, inputs) -> None:
+    """Hashed assets are cached for a long time, unhashed ones are revalidated.
 
-    Rationale: every script and stylesheet the shell references must load ("CSS/JS files return
-    404" is the symptom when they do not), with the content type browsers require (a script
-    served as application/octet-stream or text/plain is refused under X-Content-Type-Options:
-    nosniff), and with a long cache lifetime: their names carry a content hash, so a long
-    max-age costs nothing and saves every returning visitor the download.
+    Rationale: every script and stylesheet the shell (or, on a server-rendered site, the landing
+    page and the logged-in pages of web.pages) references must load ("CSS/JS files return 404" is
+    the symptom when they do not), with the content type browsers require (a script served as
+    application/octet-stream or text/plain is refused under X-Content-Type-Options: nosniff).
+    Assets whose names carry a content hash (`main.3f9a1c77.js`) get a long cache lifetime: a new
+    build gets a new name, so a long max-age costs nothing. An unhashed asset (`style.css`) keeps
+    its name across deploys: cached for 30 days, users run old CSS against new pages for a month,
+    so it must carry a validator (ETag or Last-Modified) and a short lifetime instead.
 
-    Fix: in nginx, `include /etc/nginx/mime.types;` in the http block and
-    `location /static/ { try_files $uri =404; expires 30d; add_header Cache-Control "public, immutable"; }`
-    (V: `expires 30d`). Only content-hashed files belong under that location.
+    Fix: in nginx, `include /etc/nginx/mime.types;` in the http block; for the build's hashed
+    output `location /static/ { try_files $uri =404; expires 30d; add_header Cache-Control "public,
+    immutable"; }` (V: `expires 30d`); for unhashed files a short `expires` (or none) and nginx's
+    default ETag and Last-Modified. Better: hash every asset name (Django's
+    ManifestStaticFilesStorage, webpack's [contenthash], Vite's default build).
     """
-    base = _base(need("web.url"))
+    need("web.url")
     days = float(inputs["min_max_age_days"])
-    shell = _shell(probe, base)
-    scripts, styles = _same_origin_assets(shell.url, shell.text)
+    scripts, styles = _assets(_pages(env, probe, request))
     if not scripts and not styles:
         fail_on(
-            [
-                f"index.html at {shell.url} references no same-origin <script src> or <link rel=stylesheet>; "
-                "cannot check asset caching"
-            ]
+            ["the pages reference no same-origin <script src> or <link rel=stylesheet>; cannot check asset caching"]
         )
     problems = []
     for url, types in [(u, SCRIPT_TYPES) for u in scripts] + [(u, STYLE_TYPES) for u in styles]:
-        path = _path(url)
         asset = probe.get(url)
-        if asset.status != 200:
-            problems.append(f"{path} (referenced by index.html) answered {_answer(asset)}; expected 200")
-            continue
-        if asset.content_type not in types:
-            problems.append(
-                f"{path} is served with Content-Type {asset.content_type or '(none)'}; expected "
-                f"{' or '.join(types)} (include mime.types)"
-            )
-        seconds, observed = _lifetime(asset)
-        if seconds is None or seconds < days * 86400:
-            cached = "not given a cache lifetime" if seconds is None else f"cached for {_human(seconds)}"
-            problems.append(f"{path} is {cached} ({observed}); expected max-age >= {days:g} days (expires 30d)")
+        problems += _asset_problems(_path(url), asset, types, days)
     fail_on(problems)
+
+
+def _asset_problems(path: str, asset: Exchange, types: tuple[str, ...], days: float) -> list[str]:
+    if asset.status != 200:
+        return [f"{path} (referenced by the page) answered {_answer(asset)}; expected 200"]
+    problems = []
+    if asset.content_type not in types:
+        problems.append(
+            f"{path} is served with Content-Type {asset.content_type or '(none)'}; expected "
+            f"{' or '.join(types)} (include mime.types)"
+        )
+    seconds, observed = _lifetime(asset)
+    cached = "not given a cache lifetime" if seconds is None else f"cached for {_human(seconds)}"
+    if _hashed(path):
+        if seconds is None or seconds < days * 86400:
+            problems.append(f"{path} is {cached} ({observed}); expected max-age >= {days:g} days (expires 30d)")
+    elif seconds is not None and seconds >= days * 86400:
+        problems.append(
+            f"{path} has no content hash in its name and is {cached} ({observed}): after a deploy browsers keep "
+            f"the old file; expected less than {days:g} days and a validator (ETag or Last-Modified), or a hashed name"
+        )
+    elif not _validator(asset):
+        problems.append(
+            f"{path} has no content hash in its name and no validator (no ETag, no Last-Modified): browsers cannot "
+            "revalidate it cheaply; expected ETag or Last-Modified"
+        )
+    return problems
 
 
 @check(
@@ -339,7 +450,7 @@ def test_hashed_assets_are_cached_long(need, probe, inputs) -> None:
     inputs={"min_bytes": 1024},
     references=["h5bp server-configs-nginx"],
 )
-def test_text_assets_are_compressed(need, probe, inputs) -> None:
+def test_text_assets_are_compressed(need, probe, env, request, inputs) -> None:
     """Text assets are compressed.
 
     Rationale: JavaScript, CSS and HTML shrink to a fraction with gzip or brotli. Sent
@@ -351,21 +462,22 @@ def test_text_assets_are_compressed(need, probe, inputs) -> None:
     (h5bp's compression.conf; text/html is always included). The types only match when the
     assets carry the right Content-Type, so `include mime.types;` too.
     """
-    base = _base(need("web.url"))
+    need("web.url")
     min_bytes = int(inputs["min_bytes"])
-    shell = _shell(probe, base)
-    scripts, styles = _same_origin_assets(shell.url, shell.text)
+    pages = _pages(env, probe, request)
+    scripts, styles = _assets(pages)
+    sent = {page.url: dict(page.request_headers) for page in pages}
     problems = []
-    for url in [shell.url, *scripts, *styles]:
+    for url in [*sent, *scripts, *styles]:
         path = _path(url)
-        plain = probe.get(url)
+        plain = probe.get(url, headers=sent.get(url))
         if plain.status != 200:
             problems.append(f"{path} answered {_answer(plain)}; expected 200 to check its compression")
             continue
         size = len(plain.body)  # decoded length: requests undoes gzip transparently
         if size <= min_bytes:
             continue
-        answer = probe.get(url, headers={"Accept-Encoding": "gzip, br"})
+        answer = probe.get(url, headers={**sent.get(url, {}), "Accept-Encoding": "gzip, br"})
         encoding = (answer.header("content-encoding") or "").strip().lower()
         if encoding not in ("gzip", "br"):
             problems.append(
@@ -381,13 +493,16 @@ def test_text_assets_are_compressed(need, probe, inputs) -> None:
     severity="low",
     guide=["H: Build Failures", "H: Frontend Issues"],
 )
-def test_no_development_leftovers(need, probe, env) -> None:
+def test_no_development_leftovers(need, probe, env, request) -> None:
     """No development leftovers in the deployed bundle.
 
     Rationale: a development build deployed by mistake calls the API at http://localhost:5000
     (every API call fails for users with a CORS or connection error, and the page renders blank)
     and publishes its source maps, which hand out the original source, comments and internal
-    endpoint names to anyone.
+    endpoint names to anyone. The source maps are looked for anonymously next to every script and
+    stylesheet the pages reference (on a server-rendered site, the logged-in pages too: a map
+    behind a login page is still public when the static files are not). The bundle's API URLs are
+    read on single-page apps (web.kind spa), whose bundle is the whole client.
 
     Fix: deploy the output of the production build (`npm run build` with NODE_ENV=production and
     the API URL set to the relative /api or the public API origin), build without source maps
@@ -395,33 +510,21 @@ def test_no_development_leftovers(need, probe, env) -> None:
     them to the error tracker only, and deny them in nginx: `location ~* \\.map$ { return 404; }`.
     """
     base = _base(need("web.url"))
-    shell = _shell(probe, base)
-    scripts, styles = _same_origin_assets(shell.url, shell.text)
-    if not scripts:
-        fail_on([f"index.html at {shell.url} references no same-origin script; cannot inspect the bundle"])
+    scripts, styles = _assets(_pages(env, probe, request))
+    if not scripts and not styles:
+        fail_on(["the pages reference no same-origin script or stylesheet; cannot inspect the bundle"])
     # The deployment's own origins are not leftovers (the sandbox itself runs on https://localhost:<port>).
     own = {_origin(base)} | ({_origin(env.api.url)} if env.api else set())
-    problems = []
+    problems: list[str] = []
     maps: dict[str, str] = {}
     for url in scripts:
-        path = _path(url)
         bundle = probe.get(url)
         if bundle.status != 200:
-            problems.append(f"{path} (referenced by index.html) answered {_answer(bundle)}; expected 200")
+            problems.append(f"{_path(url)} (referenced by the page) answered {_answer(bundle)}; expected 200")
             continue
-        leaked = sorted({m.group(0) for m in DEV_URL.finditer(bundle.text) if _origin(m.group(0)) not in own})
-        if leaked:
-            problems.append(
-                f"{path} references {', '.join(leaked[:5])}: a development API URL baked into the deployed bundle"
-            )
-        maps.setdefault(url + ".map", f"{path}.map")
-        for target in SOURCE_MAP_COMMENT.findall(bundle.text[-2048:]) + [
-            v for v in (bundle.header("sourcemap"), bundle.header("x-sourcemap")) if v
-        ]:
-            if target.startswith("data:"):
-                problems.append(f"{path} embeds an inline source map (sourceMappingURL=data:...)")
-            else:
-                maps.setdefault(urljoin(url, target).split("#")[0], f"{_path(urljoin(url, target))} (sourceMappingURL)")
+        if env.web.kind == "spa":
+            problems += _dev_urls(_path(url), bundle, own)
+        problems += _map_targets(url, bundle, maps)
     for url in styles:
         maps.setdefault(url + ".map", f"{_path(url)}.map")
     for url, label in maps.items():
@@ -430,9 +533,31 @@ def test_no_development_leftovers(need, probe, env) -> None:
         answer = probe.get(url)
         if _looks_like_source_map(answer):
             problems.append(
-                f"{label} is served ({_answer(answer)}, {len(answer.body)} bytes): the source map is public"
+                f"{label} is served ({_answer(answer)}, {len(answer.body)} bytes) without a login: the source map "
+                "is public"
             )
     fail_on(problems)
+
+
+def _dev_urls(path: str, bundle: Exchange, own: set[tuple[str, str]]) -> list[str]:
+    leaked = sorted({m.group(0) for m in DEV_URL.finditer(bundle.text) if _origin(m.group(0)) not in own})
+    if not leaked:
+        return []
+    return [f"{path} references {', '.join(leaked[:5])}: a development API URL baked into the deployed bundle"]
+
+
+def _map_targets(url: str, bundle: Exchange, maps: dict[str, str]) -> list[str]:
+    """Adds the source maps a script names (or would have, next to it) to maps; an inline map is a problem."""
+    path = _path(url)
+    maps.setdefault(url + ".map", f"{path}.map")
+    problems = []
+    named = SOURCE_MAP_COMMENT.findall(bundle.text[-2048:])
+    for target in named + [v for v in (bundle.header("sourcemap"), bundle.header("x-sourcemap")) if v]:
+        if target.startswith("data:"):
+            problems.append(f"{path} embeds an inline source map (sourceMappingURL=data:...)")
+        else:
+            maps.setdefault(urljoin(url, target).split("#")[0], f"{_path(urljoin(url, target))} (sourceMappingURL)")
+    return problems
 
 
 @check(

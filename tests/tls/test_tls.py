@@ -18,15 +18,18 @@ from fixtures.check import (
     Environment,
     EnvironmentModel,
     Exchange,
+    LoginFailed,
     Need,
     Probe,
     api_answer_url,
+    blocked_by,
     ca_bundle,
     check,
     fail,
     fail_on,
     http_twin,
     not_applicable,
+    site_url,
 )
 
 if TYPE_CHECKING:  # cryptography is imported where a certificate is read
@@ -259,7 +262,7 @@ ABSOLUTE_HTTP = re.compile(r"""http://[^\s"'<>]+""")
     inputs={"http_url": None, "max_hops": 5},
     references=["Mozilla Observatory: redirection", "Django check --deploy W008 (SECURE_SSL_REDIRECT)"],
 )
-def test_http_redirects_to_https(need: Need, probe: Probe, inputs: dict[str, Any]) -> None:
+def test_http_redirects_to_https(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str, Any]) -> None:
     """HTTP redirects to HTTPS.
 
     Rationale: users type the bare host name and old links say http://. The plain-HTTP listener must
@@ -269,8 +272,8 @@ def test_http_redirects_to_https(need: Need, probe: Probe, inputs: dict[str, Any
     it. The chain must end in a page: "redirect loops" (V: SSL/HTTPS Issues) come from an https
     server that redirects again because it does not know the request was already https (a
     force-https rule that trusts an X-Forwarded-Proto nobody sets). The chain is followed for at
-    most inputs.TLS-01.max_hops hops. The plain-HTTP origin is inputs.TLS-01.http_url, else port
-    80 of web.url's host.
+    most inputs.TLS-01.max_hops hops. The plain-HTTP origin is web.http_url (or inputs.TLS-01.http_url),
+    else port 80 of web.url's host.
 
     Fix: nginx `server { listen 80; server_name app.example.com; return 301
     https://$host$request_uri; }` and nothing else in that block. In the https server, do not
@@ -278,7 +281,7 @@ def test_http_redirects_to_https(need: Need, probe: Probe, inputs: dict[str, Any
     ProxyFix; Django: SECURE_PROXY_SSL_HEADER only behind such a proxy).
     """
     https_url = _web_root(need)
-    start = http_twin(https_url, inputs.get("http_url"), "TLS-01")
+    start = http_twin(https_url, inputs.get("http_url") or env.lookup("web.http_url"), "TLS-01")
     host = (urlsplit(https_url).hostname or "").lower()
     first = probe.get(start)
     location = first.header("location") or ""
@@ -508,7 +511,9 @@ def test_legacy_protocols_are_off(need: Need, env: EnvironmentModel) -> None:
     inputs={"paths": []},
     references=["Django check --deploy (SECURE_PROXY_SSL_HEADER)", "werkzeug ProxyFix"],
 )
-def test_app_knows_it_is_behind_https(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str, Any]) -> None:
+def test_app_knows_it_is_behind_https(
+    need: Need, probe: Probe, env: EnvironmentModel, request: Any, inputs: dict[str, Any]
+) -> None:
     """The app knows it is behind HTTPS.
 
     Rationale: behind a proxy that terminates TLS, the application receives plain http and builds
@@ -516,44 +521,76 @@ def test_app_knows_it_is_behind_https(need: Need, probe: Probe, env: Environment
     X-Forwarded-Proto. The API then links to http:// addresses (the browser blocks them as mixed
     content) and redirects to http:// (V: SSL/HTTPS Issues: "Mixed content warnings or redirect
     loops"). The answers at inputs.TLS-05.paths (under api.url; by default api.cors.path and
-    api.health) must not link to http:// on the site's own hosts, and a redirect among them must
-    point to https://.
+    api.health), the login-gated pages (web.pages) as an anonymous visitor sees them (their
+    redirect to the login page), and, with a declared session, the logged-in answers (the routes
+    of api.auth.protected and the pages of web.pages: pagination links, `Location` headers) must
+    not link to http:// on the site's own hosts, and a redirect among them must point to https://.
 
     Fix: nginx `proxy_set_header X-Forwarded-Proto $scheme;` (and Host or X-Forwarded-Host) in
     every location that proxies to the app. Flask: `app.wsgi_app = ProxyFix(app.wsgi_app,
     x_proto=1, x_host=1)` and PREFERRED_URL_SCHEME = "https"; Django: SECURE_PROXY_SSL_HEADER =
     ("HTTP_X_FORWARDED_PROTO", "https") and USE_X_FORWARDED_HOST where needed.
     """
-    api_url = need("api.url").rstrip("/")
-    paths = list(inputs["paths"]) or [p for p in (env.lookup("api.cors.path"), env.lookup("api.health")) if p]
-    if not paths:
-        not_applicable("no API path to look at: set inputs.TLS-05.paths (or api.cors.path / api.health)")
+    anonymous, logged_in = _tls05_targets(env, inputs)
+    if not anonymous and not logged_in:
+        not_applicable("no answer to look at: set inputs.TLS-05.paths (or api.cors.path, api.health, web.pages)")
     hosts = {
         (urlsplit(url).hostname or "").lower()
-        for url in (env.lookup("web.url"), api_url, env.lookup("webhooks.stripe.url"))
+        for url in (env.lookup("web.url"), env.lookup("api.url"), env.lookup("webhooks.stripe.url"))
         if url
     }
     problems: list[str] = []
-    for path in dict.fromkeys(paths):
-        url = api_url + "/" + str(path).lstrip("/")
-        answer: Exchange = probe.get(url)
-        if answer.status in REDIRECTS:
-            location = urljoin(url, answer.header("location") or "")
-            if location.startswith("http://"):
-                problems.append(f"GET {url} redirects to {location}; expected https://")
-        found: list[tuple[str, str]] = []
-        if "json" in answer.content_type:
-            try:
-                document = json.loads(answer.text)
-            except ValueError:
-                document = answer.text
-            for where, text in _strings(document):
-                found += [(where, link) for link in ABSOLUTE_HTTP.findall(text)]
-        else:
-            found += [("(body)", link) for link in ABSOLUTE_HTTP.findall(answer.text)]
-        own = [(where, link) for where, link in found if (urlsplit(link).hostname or "").lower() in hosts]
-        for where, link in own[:3]:
-            problems.append(f"GET {url} links to {link} (at {where}); expected https://")
-        if len(own) > 3:
-            problems.append(f"GET {url}: {len(own) - 3} more http:// links to the site's own hosts")
+    for url in anonymous:
+        problems += _http_links(url, probe.get(url), hosts, "")
+    session = _session_for(env, request, logged_in, problems)
+    for url in logged_in if session is not None else []:
+        problems += _http_links(url, probe.get(url, headers=session.headers()), hosts, " (logged in)")
     fail_on(problems)
+
+
+def _tls05_targets(env: EnvironmentModel, inputs: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(anonymous URLs, logged-in URLs) whose answers are read."""
+    api_url = (env.lookup("api.url") or "").rstrip("/")
+    paths = list(inputs["paths"]) or [p for p in (env.lookup("api.cors.path"), env.lookup("api.health")) if p]
+    anonymous = [api_url + "/" + str(path).lstrip("/") for path in paths] if api_url else []
+    pages = [site_url(env, page) for page in (env.lookup("web.pages") or [])]
+    protected = [api_url + "/" + route.lstrip("/") for route in (env.lookup("api.auth.protected") or [])]
+    logged_in = protected + pages if env.lookup("session.login") or env.lookup("session.token") else []
+    return list(dict.fromkeys(anonymous + pages)), list(dict.fromkeys(logged_in))
+
+
+def _session_for(env: EnvironmentModel, request: Any, urls: list[str], problems: list[str]) -> Any:
+    """The run's session for the logged-in half; when its login failed, the check is blocked by AUTH-06
+    unless the anonymous half already found a problem."""
+    if not urls:
+        return None
+    made = request.getfixturevalue("login_attempt")
+    if not isinstance(made, LoginFailed):
+        return made
+    if not problems:
+        blocked_by("AUTH-06", f"the logged-in answers cannot be read: the declared login failed: {made}")
+    return None
+
+
+def _http_links(url: str, answer: Exchange, hosts: set[str], seen_as: str) -> list[str]:
+    problems = []
+    if answer.status in REDIRECTS:
+        location = urljoin(url, answer.header("location") or "")
+        if location.startswith("http://"):
+            problems.append(f"GET {url}{seen_as} redirects to {location}; expected https://")
+    found: list[tuple[str, str]] = []
+    if "json" in answer.content_type:
+        try:
+            document = json.loads(answer.text)
+        except ValueError:
+            document = answer.text
+        for where, text in _strings(document):
+            found += [(where, link) for link in ABSOLUTE_HTTP.findall(text)]
+    else:
+        found += [("(body)", link) for link in ABSOLUTE_HTTP.findall(answer.text)]
+    own = [(where, link) for where, link in found if (urlsplit(link).hostname or "").lower() in hosts]
+    for where, link in own[:3]:
+        problems.append(f"GET {url}{seen_as} links to {link} (at {where}); expected https://")
+    if len(own) > 3:
+        problems.append(f"GET {url}{seen_as}: {len(own) - 3} more http:// links to the site's own hosts")
+    return problems
