@@ -63,6 +63,16 @@ def test_redis(rds):
     """
     fail("never reached: no Redis is configured")
 
+@check("SPA-01", severity="high", guide="H: Routing Issues")
+def test_optional_key(need):
+    """Needs an optional key of the web target.
+
+    A rationale.
+
+    Fix: something.
+    """
+    need("web.spa_routes")
+
 @check("DB-01", severity="critical", guide="V: Database Connection Issues")
 def test_database(db):
     """Asks for the database.
@@ -108,6 +118,7 @@ EXPECTED = {
     "TLS-01": "not checked",
     "RDS-01": "not applicable",
     "DB-01": "not applicable",
+    "SPA-01": "not applicable",
 }
 
 
@@ -122,7 +133,7 @@ def test_outcomes_are_typed_in_every_output(suite, workers: list[str]) -> None:
     assert checks["TLS-01"]["key"] == "inputs.TLS-01.http_url"
     # The probe's exchange is the root check's evidence.
     assert re.search(r"GET https://127\.0\.0\.1:\d+/root: unreachable", checks["DB-05"]["evidence"])
-    assert document["counts"]["blocked"] == 1 and document["counts"]["not applicable"] == 2
+    assert document["counts"]["blocked"] == 1 and document["counts"]["not applicable"] == 3
     result.stdout.fnmatch_lines(
         [
             "*GATE FAILED: 1 failure(s) at or above low*",
@@ -175,3 +186,20 @@ def test_a_required_target_fails_instead(suite) -> None:
     assert record["outcome"] == "failed"
     assert "redis is listed under required" in record["message"]
     assert by_id(document)["DB-01"]["outcome"] == "not applicable"
+
+
+def test_required_means_the_target_not_its_optional_keys(suite) -> None:
+    """`required: [web]` with web configured: an unset optional key under it stays not applicable."""
+    result, document, _ = run(suite(required="[web, redis]"))
+    outcomes = {k: c["outcome"] for k, c in by_id(document).items()}
+    assert outcomes["SPA-01"] == "not applicable"
+    assert outcomes["RDS-01"] == "failed"
+
+
+def test_a_blocked_check_whose_root_did_not_run_fails_the_gate(suite) -> None:
+    """Blocked is reported once, at the root; when the root is not part of the run, the blocked check
+    counts as a failure instead of letting the gate pass."""
+    result, document, _ = run(suite(), "-k", "DB-06")
+    assert by_id(document)["DB-06"]["outcome"] == "blocked"
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["GATE FAILED: 1 failure(s)*", "*DB-06 Cannot look: blocked by DB-05*did not fail*"])
