@@ -22,7 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash
 
 from sandbox.settings import SETTINGS_ENV, app_settings
-from sandbox.verify import access_token, bearer_claims, stripe_event, webhook_mode
+from sandbox.verify import access_token, bearer_claims, credentials, login_answer, stripe_event, webhook_mode
 
 PROPERTIES = [
     {"id": 42, "title": "Sunny two-bedroom flat", "city": "Lisbon", "price_per_month": 1450},
@@ -156,13 +156,13 @@ def _register_auth(app: Flask, auth: dict[str, Any], secret: str) -> None:
         return jsonify({"status": "ok"}), 200
 
 
-def _check_credentials(engine: sa.Engine) -> tuple[Any, str]:
-    """(user row, lower-case email) for a JSON {email, password} body; _Refused otherwise."""
-    body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else None
-    password = body.get("password") if isinstance(body, dict) else None
-    if not isinstance(email, str) or not isinstance(password, str):
+def _check_credentials(engine: sa.Engine, auth: dict[str, Any]) -> tuple[Any, str]:
+    """(user row, lower-case email) for a JSON {email, password} body (nested under "user" in the nested
+    style); _Refused otherwise."""
+    found = credentials(request.get_json(silent=True), auth)
+    if found is None:
         raise _Refused(400, "expected a JSON object with email and password")
+    email, password = found
     with engine.connect() as conn:
         row = conn.execute(
             sa.text("SELECT id, password_hash FROM users WHERE lower(email) = lower(:email)"),
@@ -239,17 +239,17 @@ def _register_login(app: Flask, engine: sa.Engine, cookies: dict[str, Any], auth
 
     @app.post("/api/auth/token")
     def token() -> tuple[Response, int]:
-        row, _ = _check_credentials(engine)
-        return jsonify(access_token(row.id, auth, secret)), 200
+        row, email = _check_credentials(engine, auth)
+        return jsonify(access_token(row.id, auth, secret, email.lower())), 200
 
     @app.post("/api/auth/login")
     def login() -> tuple[Response, int]:
-        row, email = _check_credentials(engine)
+        row, email = _check_credentials(engine, auth)
         session.clear()
         session.permanent = True
         session["user_id"] = row.id
         session["email"] = email.lower()
-        response = jsonify({"status": "ok", "user": {"id": row.id, "email": email.lower()}})
+        response = jsonify(login_answer(row.id, email.lower(), auth, secret))
         response.set_cookie(
             "remember_token",
             secrets.token_urlsafe(32),

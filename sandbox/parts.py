@@ -146,6 +146,10 @@ class AuthSettings(Part):
     verify_exp: bool = True
     # Routes that answer 401 without the session cookie or a valid Bearer JWT.
     protected: list[str] = Field(default_factory=lambda: ["/api/v1/account", "/api/v1/payments"])
+    # flat: {email, password} in, {"access": <JWT>} out (Simple JWT). nested: the RealWorld API spec's
+    # {"user": {email, password}} in, {"user": {email, token}} out, from the login and the token endpoint.
+    style: Literal["flat", "nested"] = "flat"
+    scheme: str = "Bearer"  # the Authorization scheme the API reads the JWT under (RealWorld: Token)
 
 
 class AppSettings(Part):

@@ -23,18 +23,40 @@ def webhook_mode(mode: str) -> str:
     return mode
 
 
-def access_token(user_id: Any, auth: dict[str, Any], secret: str) -> dict[str, Any]:
-    """The JSON body of POST /api/auth/token: an HS256 JWT for the user, valid `auth` access_minutes."""
+def access_token(user_id: Any, auth: dict[str, Any], secret: str, email: str = "") -> dict[str, Any]:
+    """The JSON body of POST /api/auth/token: an HS256 JWT for the user, valid `auth` access_minutes
+    (under `user.token` in the nested style)."""
     now = int(time.time())
     lifetime = int(auth["access_minutes"] * 60)
     access = jwt.encode({"sub": str(user_id), "iat": now, "exp": now + lifetime}, secret, algorithm="HS256")
+    if auth["style"] == "nested":
+        return {"user": {"email": email, "token": access}}
     return {"access": access, "token_type": "Bearer", "expires_in": lifetime}
 
 
+def login_answer(user_id: Any, email: str, auth: dict[str, Any], secret: str) -> dict[str, Any]:
+    """The JSON body of a successful POST /api/auth/login (the nested style carries the token too)."""
+    if auth["style"] == "nested":
+        return access_token(user_id, auth, secret, email)
+    return {"status": "ok", "user": {"id": user_id, "email": email}}
+
+
+def credentials(body: Any, auth: dict[str, Any]) -> tuple[str, str] | None:
+    """(email, password) of a login body: {email, password}, or {"user": {...}} in the nested style."""
+    if auth["style"] == "nested":
+        body = body.get("user") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return None
+    email, password = body.get("email"), body.get("password")
+    if not isinstance(email, str) or not isinstance(password, str):
+        return None
+    return email, password
+
+
 def bearer_claims(authorization: str, auth: dict[str, Any], secret: str) -> dict[str, Any] | None:
-    """The claims of an `Authorization: Bearer <JWT>` value, verified as the `auth` settings say."""
+    """The claims of an `Authorization: <scheme> <JWT>` value, verified as the `auth` settings say."""
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() != auth["scheme"].lower() or not token.strip():
         return None
     token = token.strip()
     try:

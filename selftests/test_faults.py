@@ -56,14 +56,18 @@ def test_target_and_database_down(tmp_path: Path) -> None:
         dead_env(tmp_path, port),
         tmp_path / "reports",
         "-k",
-        "SPA-01 or CORS-01 or COOK-01 or HOOK-01 or POOL-01",
+        "SPA-01 or CORS-01 or COOK-01 or HOOK-01 or DB-01 or POOL-01",
         extra_env={"FAULT_DSN": f"postgresql://app:pw@127.0.0.1:{free_port()}/app"},
     )
     outcomes = configured_outcomes(run)
-    assert outcomes == dict.fromkeys(["SPA-01", "CORS-01", "COOK-01", "HOOK-01", "POOL-01"], "failed"), run.out[-3000:]
+    expected = {**dict.fromkeys(["SPA-01", "CORS-01", "COOK-01", "HOOK-01", "DB-01"], "failed"), "POOL-01": "blocked"}
+    assert outcomes == expected, run.out[-3000:]
     messages = {c["id"]: c["message"] for c in run.document["checks"]}
     assert "connection refused" in messages["SPA-01"]
-    assert "database unreachable" in messages["POOL-01"] and "Connection refused" in messages["POOL-01"]
+    assert "database unreachable" in messages["DB-01"] and "Connection refused" in messages["DB-01"]
+    # The unreachable database is reported once, at DB-01; POOL-01 is blocked by it.
+    pool = next(c for c in run.document["checks"] if c["id"] == "POOL-01")
+    assert pool["blocked_by"] == "DB-01" and "database unreachable" in pool["message"]
     assert run.rc == 1
     assert sorted(p.suffix for p in (tmp_path / "reports").iterdir()) == [".html", ".json", ".xml"]
 

@@ -128,12 +128,8 @@ def _credentials(request: HttpRequest) -> tuple[str, str] | None:
         body = json.loads(request.body or b"null")
     except ValueError:
         return None
-    if not isinstance(body, dict):
-        return None
-    email, password = body.get("email"), body.get("password")
-    if not isinstance(email, str) or not isinstance(password, str):
-        return None
-    return email.strip().lower(), password
+    found = verify.credentials(body, settings.API_AUTH)
+    return None if found is None else (found[0].strip().lower(), found[1])
 
 
 def _client_ip(request: HttpRequest) -> str | None:
@@ -182,7 +178,7 @@ def login(request: HttpRequest) -> JsonResponse:
         expires_at=request.session.get_expiry_date(),
     )
     get_token(request)
-    response = JsonResponse({"status": "ok", "user": {"id": user.pk, "email": user.email}})
+    response = JsonResponse(verify.login_answer(user.pk, user.email, settings.API_AUTH, settings.SECRET_KEY))
     remember = settings.REMEMBER_COOKIE
     response.set_cookie(
         remember["name"],
@@ -201,7 +197,7 @@ def token(request: HttpRequest) -> JsonResponse:
     user = _logging_in(request)
     if not isinstance(user, User):
         return user
-    return JsonResponse(verify.access_token(user.pk, settings.API_AUTH, settings.SECRET_KEY))
+    return JsonResponse(verify.access_token(user.pk, settings.API_AUTH, settings.SECRET_KEY, user.email))
 
 
 # Who is calling is request.api_user_id (middleware.ApiAuthMiddleware: the session's user or the JWT's

@@ -72,4 +72,25 @@ TWINS = [
         },
         app={"auth": {"access_minutes": 10080}},
     ),
+    Twin(
+        name="auth-realworld-token-week",
+        description='A RealWorld-style API (H: JWT Token Issues): the login takes {"user": {email, password}}, '
+        "answers the JWT at user.token, and reads `Authorization: Token <jwt>`; the environment declares that shape "
+        "(session.token.at, scheme), and the token lives a week and the verifier accepts alg none.",
+        guide=f"{H}: JWT Token Issues",
+        breaks={
+            "AUTH-05": r"the session's token lives 10080 minutes",
+            "AUTH-02": r"alg none \(an unsigned token\), answered 200: accepted; expected 401 "
+            r"\(sent as Authorization: Token",
+        },
+        app={"auth": {"style": "nested", "scheme": "Token", "access_minutes": 10080, "algorithms": ["HS256", "none"]}},
+        env={
+            "session": {
+                "login": {
+                    "json": {"user": {"email": "${SANDBOX_LOGIN_EMAIL}", "password": "${SANDBOX_LOGIN_PASSWORD}"}}
+                },
+                "token": {"request": None, "at": "user.token", "scheme": "Token"},
+            }
+        },
+    ),
 ]

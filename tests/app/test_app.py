@@ -10,7 +10,18 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from fixtures.check import EnvironmentModel, Exchange, Need, Probe, api_answer_url, check, fail_on, http_date, join_url
+from fixtures.check import (
+    EnvironmentModel,
+    Exchange,
+    Need,
+    Probe,
+    api_answer_url,
+    blocked_by,
+    check,
+    fail_on,
+    http_date,
+    join_url,
+)
 
 # A route no API has: APP-03 and APP-06 share its answer.
 UNKNOWN_ROUTE = "/preflight-no-such-route"
@@ -312,5 +323,5 @@ def test_api_errors_are_json(need: Need, probe: Probe) -> None:
     if not problems:
         return
     if answer.status == 200 and answer.body == _shell_body(need, probe):
-        problems.append("it is the SPA shell: the web server's fallback swallows the API (see SPA-07)")
+        blocked_by("SPA-07", f"{url} answered the SPA shell: the web server's fallback swallows the API")
     fail_on(problems)

@@ -16,6 +16,7 @@ from fixtures.check import (
     Host,
     Need,
     Nginx,
+    blocked_by,
     check,
     effective,
     fail,
@@ -66,7 +67,7 @@ def _config(host: Host, env: EnvironmentModel, dumps: dict[tuple[str, str], tupl
     rc, stdout, stderr = dumps[key]
     where = f"host {key[0]}: `{key[1]}`"
     if rc != 0:
-        fail(f"{where} failed (exit {rc}): {_errors(stderr or stdout)}; the config cannot be read")
+        blocked_by("NGX-01", f"{where} failed (exit {rc}): {_errors(stderr or stdout)}; the config cannot be read")
     try:
         return parse_dump(stdout, nginx.conf)
     except ConfigError as exc:
