@@ -139,7 +139,7 @@ def test_outcomes_waivers_and_gate(suite) -> None:
             "*SPA-02 Fails under a waiver: by the waiver until 2099-12-31 (CDN migration, ticket 7): the shell*",
             "not checked:",
             "*HOOK-05 Sends a signed event: intrusive check: run with --intrusive to enable",
-            "1 not applicable: -v lists them with the missing key",
+            "1 not applicable: -v lists them with their reasons",
             "*waiver for SPA-01 is not needed: the check passes*",
         ]
     )

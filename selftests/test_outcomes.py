@@ -203,3 +203,31 @@ def test_a_blocked_check_whose_root_did_not_run_fails_the_gate(suite) -> None:
     assert by_id(document)["DB-06"]["outcome"] == "blocked"
     assert result.ret == 1
     result.stdout.fnmatch_lines(["GATE FAILED: 1 failure(s)*", "*DB-06 Cannot look: blocked by DB-05*did not fail*"])
+
+
+SHAPED = '''
+from fixtures.check import check
+
+@check("SPA-01", severity="high", guide="H: Routing Issues", shapes=["spa"])
+def test_spa_rule():
+    """A rule for single-page apps.
+
+    A rationale.
+
+    Fix: something.
+    """
+'''
+
+
+def test_a_rule_of_another_shape_is_not_applicable_even_under_strict(pytester: pytest.Pytester, monkeypatch) -> None:
+    """A check declared for `spa` sites is not applicable on `web.kind: server`, with the shape as its
+    reason and no missing key, so --strict does not fail it."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    pytester.makeconftest('pytest_plugins = ["fixtures.plugin"]')
+    pytester.makefile(".yml", unit="name: unit\nweb: {url: 'https://127.0.0.1:1', kind: server}\n")
+    pytester.makepyfile(test_checks=SHAPED)
+    result, document, _ = run(pytester, "--strict")
+    record = by_id(document)["SPA-01"]
+    assert record["outcome"] == "not applicable" and "key" not in record
+    assert record["message"].startswith("web.kind is server: SPA-01 is written for single-page apps")
+    assert result.ret == 0

@@ -84,7 +84,9 @@ def test_migrations_at_head(need, db, env_file) -> None:
     """
     declared = need("database.migrations")
     if not (declared.head or declared.alembic or declared.django):
-        not_applicable("database.migrations declares no head, alembic folder or django migrations")
+        not_applicable(
+            "database.migrations declares no head, alembic folder or django migrations", key="database.migrations"
+        )
     problems: list[str] = []
     expected = declared.head
     if declared.alembic:

@@ -25,7 +25,6 @@ from fixtures.check import (
     http_block,
     location_label,
     match_location,
-    not_applicable,
     on_hosts,
     parse_dump,
     run,
@@ -119,6 +118,7 @@ def test_config_is_valid(host: Host, env: EnvironmentModel) -> None:
     "NGX-02",
     severity="high",
     guide=["H: SPA Routing with nginx", "H: Routing Issues"],
+    shapes=["spa"],
     inputs={"shell": "/index.html"},
     references=["crossplane"],
 )
@@ -138,10 +138,6 @@ def test_spa_fallback_is_configured(
     `location /static/ { try_files $uri =404; expires 30d; }` for the hashed assets.
     """
     need("web.url")
-    if env.web.kind == "server":
-        not_applicable(
-            "web.kind is server: the application renders each page, so nginx has no index.html fallback by design"
-        )
     shell: str = inputs["shell"]
     root = _config(host, env, nginx_dumps)
     problems = []

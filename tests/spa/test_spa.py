@@ -124,14 +124,6 @@ def _shell(probe, base: str):
     return shell
 
 
-def _spa_only(env: EnvironmentModel, rule: str) -> None:
-    if env.web is not None and env.web.kind == "server":
-        not_applicable(
-            f"web.kind is server: the application renders each page, and {rule} belongs to single-page apps "
-            "(one index.html shell that nginx serves for every route)"
-        )
-
-
 def _is_page(exchange: Exchange) -> bool:
     return exchange.status == 200 and exchange.content_type == "text/html"
 
@@ -255,9 +247,10 @@ def _looks_like_source_map(exchange) -> bool:
     "SPA-01",
     severity="high",
     guide="H: Routing Issues",
+    shapes=["spa"],
     references=["h5bp server-configs-nginx"],
 )
-def test_deep_links_serve_the_shell(need, probe, env) -> None:
+def test_deep_links_serve_the_shell(need, probe) -> None:
     """Deep links serve the app shell.
 
     Rationale: the router of a single-page app lives in the browser. When a user refreshes
@@ -270,7 +263,6 @@ def test_deep_links_serve_the_shell(need, probe, env) -> None:
     Keep the API and static locations separate so the fallback only covers client routes.
     """
     base = _base(need("web.url"))
-    _spa_only(env, "the index.html fallback for deep links")
     routes = need("web.spa_routes")
     shell = _shell(probe, base)
     shell_refs = _references(shell.text)
@@ -335,6 +327,7 @@ def test_missing_asset_is_a_404(need, probe) -> None:
 @check(
     "SPA-03",
     severity="medium",
+    shapes=["spa"],
     guide=["V: Static Files Not Loading", "H: Frontend Issues"],
     references=["h5bp server-configs-nginx"],
 )
@@ -352,7 +345,6 @@ def test_shell_is_not_cached(need, probe, env) -> None:
     reach the shell through try_files, so they inherit it.
     """
     base = _base(need("web.url"))
-    _spa_only(env, "revalidating the shell")
     routes = env.web.spa_routes  # optional here: / alone is worth checking
     problems = []
     for path in ["/", *routes]:

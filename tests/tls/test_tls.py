@@ -72,7 +72,7 @@ def _https_origins(env: EnvironmentModel, need: Need) -> list[Origin]:
     if not origins:
         if not any(urls):
             need("web.url")
-        not_applicable("no https URL is configured (web.url, api.url, webhooks.stripe.url)")
+        not_applicable("no https URL is configured (web.url, api.url, webhooks.stripe.url)", key="web.url")
     return origins
 
 
@@ -533,7 +533,10 @@ def test_app_knows_it_is_behind_https(
     """
     anonymous, logged_in = _tls05_targets(env, inputs)
     if not anonymous and not logged_in:
-        not_applicable("no answer to look at: set inputs.TLS-05.paths (or api.cors.path, api.health, web.pages)")
+        not_applicable(
+            "no answer to look at: set inputs.TLS-05.paths (or api.cors.path, api.health, web.pages)",
+            key="inputs.TLS-05.paths",
+        )
     hosts = {
         (urlsplit(url).hostname or "").lower()
         for url in (env.lookup("web.url"), env.lookup("api.url"), env.lookup("webhooks.stripe.url"))
