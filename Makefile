@@ -33,12 +33,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[sandbox,ui,dev]'
 	touch $@
 
-# The suite against the sandbox: the Flask API (environments/local.yml), then the Django API
-# (local-django.yml). Each run starts the sandbox, checks it, stops it; both run even if the first fails.
+# The suite against every good stack of the sandbox: the SPA with the Flask API (environments/local.yml)
+# and with the Django API (local-django.yml), the server-rendered Django site (local-django-site.yml) and
+# the login-gated Flask site (local-flask-site.yml). Each run starts its stack, checks it, stops it; all
+# four run even if one fails.
 demo: setup
 	@rc=0; \
-	$(BIN)/pytest --env=local --intrusive || rc=$$?; \
-	$(BIN)/pytest --env=local-django --intrusive || rc=$$?; \
+	for env in local local-django local-django-site local-flask-site; do \
+	  $(BIN)/pytest --env=$$env --intrusive || rc=$$?; \
+	done; \
 	exit $$rc
 
 # The self-tests: each check passes on the good sandbox and fails on its twin, the loader,

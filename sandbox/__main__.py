@@ -1,4 +1,5 @@
-"""python -m sandbox up [--twin NAME ...] [--framework flask|django|all] [--state FILE] | python -m sandbox twins"""
+"""python -m sandbox up [--twin NAME ...] [--framework flask|django|django-site|flask-site|all] [--state FILE]
+python -m sandbox twins"""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from pathlib import Path
 from types import FrameType
 
 from sandbox.stack import DEFAULT_TIMEOUT, SandboxError, start
-from sandbox.twins import FRAMEWORKS, TWINS, split_instance
+from sandbox.twins import API_FRAMEWORKS, FRAMEWORKS, TWINS, split_instance
+
+# The shipped environment file of each framework's good stack (its sandbox.framework).
+ENVIRONMENTS = {
+    "flask": "local",
+    "django": "local-django",
+    "django-site": "local-django-site",
+    "flask-site": "local-flask-site",
+}
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -23,7 +32,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def cmd_twins(_: argparse.Namespace) -> int:
     width = max(len(name) for name in TWINS)
     for twin in TWINS.values():
-        only = "" if twin.frameworks == FRAMEWORKS else f" [{', '.join(twin.frameworks)} only]"
+        only = "" if twin.frameworks == API_FRAMEWORKS else f" [{', '.join(twin.frameworks)} only]"
         print(f"{twin.name:<{width}}  {twin.description}{only}")
     return 0
 
@@ -48,12 +57,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                 print(f"export {key}={shlex.quote(value)}")
         print(f"# started {len(names)} twin(s) in {elapsed:.1f} s; workdir {sandbox.workdir}")
         print(f"# state file: {state}")
-        envs = []
-        if any("@" not in name for name in sandbox.twins):
-            envs.append("local")
-        if any(name.endswith("@django") for name in sandbox.twins):
-            envs.append("local-django")  # sandbox.framework: django
-        for env in envs:
+        frameworks = {split_instance(name)[1] for name in sandbox.twins}
+        for env in [ENVIRONMENTS[fw] for fw in FRAMEWORKS if fw in frameworks]:
             print(f"# run the suite against it: pytest --env={env} --sandbox-state={state}")
         print("# Ctrl-C stops the sandbox.", flush=True)
         threading.Event().wait()
@@ -87,6 +92,8 @@ def instances(names: list[str], framework: str) -> list[str]:
             result.append(name)  # start() names an unknown twin or framework
             continue
         chosen = [fw for fw in frameworks if fw in TWINS[twin].frameworks]
+        if not chosen and framework == FRAMEWORKS[0]:  # the default: a site's twin runs on its site
+            chosen = list(TWINS[twin].frameworks[:1])
         result += [TWINS[twin].instance(fw) for fw in chosen] or [TWINS[twin].instance(frameworks[0])]
     return result
 
@@ -105,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         "--framework",
         choices=[*FRAMEWORKS, "all"],
         default=FRAMEWORKS[0],
-        help="the API framework of the twins (default: %(default)s); NAME@django picks one instance",
+        help="the framework of the twins: the SPA's API (flask, django) or a site (django-site, flask-site); "
+        "default: %(default)s (a site's twin: its site); NAME@django picks one instance",
     )
     up.add_argument("--state", type=Path, help="where to write the state file")
     up.add_argument("--workdir", type=Path, help="keep configs and logs here (default: a temp dir)")

@@ -43,35 +43,10 @@ def create_app_from_env() -> Flask:
 def create_app(settings: dict[str, Any]) -> Flask:
     cfg = app_settings(settings)
     cookies = cfg["cookies"]
-
     app = Flask(__name__)
-    if cfg["trust_proxy"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
-    app.config.update(
-        SECRET_KEY=cfg["secret_key"],
-        DEBUG=cfg["debug"],
-        PROPAGATE_EXCEPTIONS=cfg["debug"],
-        PREFERRED_URL_SCHEME="https",
-        SESSION_COOKIE_NAME="session",
-        SESSION_COOKIE_SECURE=cookies["session_secure"],
-        SESSION_COOKIE_HTTPONLY=cookies["session_httponly"],
-        SESSION_COOKIE_SAMESITE=cookies["session_samesite"],
-        PERMANENT_SESSION_LIFETIME=timedelta(days=cookies["session_days"]),
-    )
-
-    pool = cfg["pool"]
-    database_url = sa.engine.make_url(cfg["database_url"].replace("postgresql://", "postgresql+psycopg://", 1))
-    if cfg["database_port"]:
-        database_url = database_url.set(port=int(cfg["database_port"]))
-    engine = sa.create_engine(
-        database_url,
-        pool_size=pool["size"],
-        max_overflow=pool["max_overflow"],
-        pool_timeout=pool["timeout"],
-        pool_recycle=pool["recycle"],
-        pool_pre_ping=pool["pre_ping"],
-        connect_args={"connect_timeout": 5, "application_name": "preflight-sandbox-app", **cfg["database_options"]},
-    )
+    configure(app, cfg)
+    app.config["PROPAGATE_EXCEPTIONS"] = cfg["debug"]
+    engine = make_engine(cfg)
 
     cors = cfg["cors"]
     if cors["enabled"]:
@@ -94,6 +69,40 @@ def create_app(settings: dict[str, Any]) -> Flask:
         # API prefix, so the console sits under it, where /console sits on an API host of its own.
         app.wsgi_app = DebuggedApplication(app.wsgi_app, evalex=True, console_path="/api/console")  # type: ignore[method-assign]
     return app
+
+
+def configure(app: Flask, cfg: dict[str, Any]) -> None:
+    """What both Flask apps (this API, sandbox.flask_site) take from the settings: the proxy and the session."""
+    cookies = cfg["cookies"]
+    if cfg["trust_proxy"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    app.config.update(
+        SECRET_KEY=cfg["secret_key"],
+        DEBUG=cfg["debug"],
+        PREFERRED_URL_SCHEME="https",
+        SESSION_COOKIE_NAME="session",
+        SESSION_COOKIE_SECURE=cookies["session_secure"],
+        SESSION_COOKIE_HTTPONLY=cookies["session_httponly"],
+        SESSION_COOKIE_SAMESITE=cookies["session_samesite"],
+        PERMANENT_SESSION_LIFETIME=timedelta(days=cookies["session_days"]),
+    )
+
+
+def make_engine(cfg: dict[str, Any]) -> sa.Engine:
+    """SQLAlchemy's engine and pool as the settings say (also the Flask site's, sandbox.flask_site)."""
+    pool = cfg["pool"]
+    database_url = sa.engine.make_url(cfg["database_url"].replace("postgresql://", "postgresql+psycopg://", 1))
+    if cfg["database_port"]:
+        database_url = database_url.set(port=int(cfg["database_port"]))
+    return sa.create_engine(
+        database_url,
+        pool_size=pool["size"],
+        max_overflow=pool["max_overflow"],
+        pool_timeout=pool["timeout"],
+        pool_recycle=pool["recycle"],
+        pool_pre_ping=pool["pre_ping"],
+        connect_args={"connect_timeout": 5, "application_name": "preflight-sandbox-app", **cfg["database_options"]},
+    )
 
 
 def _origins(cors: dict[str, Any]) -> str | list[str | re.Pattern[str]]:
@@ -186,8 +195,8 @@ def _register_api(
     _register_login(app, engine, cookies, auth, secret)
 
 
-def _register_listing(app: Flask, engine: sa.Engine, slow_query_seconds: float) -> None:
-    """The health answer and the public property listing."""
+def register_health(app: Flask, engine: sa.Engine) -> None:
+    """GET /api/health: 200 with the database reachable, else 503 (both Flask apps)."""
 
     @app.get("/api/health")
     def health() -> tuple[Response, int]:
@@ -198,6 +207,12 @@ def _register_listing(app: Flask, engine: sa.Engine, slow_query_seconds: float) 
             app.logger.exception("database health check failed")
             return jsonify({"status": "error", "database": "error"}), 503
         return jsonify({"status": "ok", "database": "ok"}), 200
+
+
+def _register_listing(app: Flask, engine: sa.Engine, slow_query_seconds: float) -> None:
+    """The health answer and the public property listing."""
+
+    register_health(app, engine)
 
     def public(prop: dict[str, Any]) -> dict[str, Any]:
         url = url_for("property_detail", property_id=prop["id"], _external=True)

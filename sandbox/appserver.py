@@ -1,4 +1,5 @@
-"""gunicorn running the API of one twin: sandbox.app (Flask) or sandbox.django_api (Django)."""
+"""gunicorn running the app of one twin instance: sandbox.app (Flask) or sandbox.django_api (Django), or a
+server-rendered site (sandbox.django_site, sandbox.flask_site)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,13 @@ STOP_SIGNAL = signal.SIGINT
 # A documentation address (TEST-NET-1): no request comes from it.
 UNLISTED_PROXY = "192.0.2.1"
 # gunicorn's app per framework, and the environment it needs besides the settings file.
-WSGI_APPS = {"flask": "sandbox.app:create_app_from_env()", "django": "sandbox.django_api.wsgi:application"}
-DJANGO_SETTINGS = "sandbox.django_api.settings"
+WSGI_APPS = {
+    "flask": "sandbox.app:create_app_from_env()",
+    "django": "sandbox.django_api.wsgi:application",
+    "django-site": "sandbox.django_site.wsgi:application",
+    "flask-site": "sandbox.flask_site:create_app_from_env()",
+}
+DJANGO_SETTINGS = {"django": "sandbox.django_api.settings", "django-site": "sandbox.django_site.settings"}
 
 
 def python_env() -> dict[str, str]:
@@ -96,8 +102,8 @@ def write_settings(directory: Path, settings: dict[str, Any], framework: str) ->
     with os.fdopen(fd, "w") as handle:
         json.dump(settings, handle, indent=2)
     env = {**python_env(), SETTINGS_ENV: str(path)}
-    if framework == "django":
-        env["DJANGO_SETTINGS_MODULE"] = DJANGO_SETTINGS
+    if framework in DJANGO_SETTINGS:
+        env["DJANGO_SETTINGS_MODULE"] = DJANGO_SETTINGS[framework]
     return env
 
 
@@ -109,12 +115,13 @@ def migrate_django(
     deadline: float,
     launcher: Launcher | None,
     target: tuple[str, str] | None = None,
+    framework: str = "django",
 ) -> None:
     """The Django release step: `manage.py migrate`, then the smoke user (sandbox_prepare), before gunicorn starts.
 
     Forked from the warm launcher when there is one (it has Django imported), else `python -m django`.
     """
-    env = write_settings(directory, settings, "django")
+    env = write_settings(directory, settings, framework)
     env["SANDBOX_SMOKE_EMAIL"], env["SANDBOX_SMOKE_PASSWORD"] = smoke_user
     log = directory / "migrate.log"
     # A forked process's exit status goes to the launcher, which reaps it: success is this file.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from fixtures.catalogue import render
-from sandbox.twins import FRAMEWORKS, TWINS
+from sandbox.twins import API_FRAMEWORKS, TWINS
 
 
 def proving_twins() -> dict[str, list[str]]:
@@ -22,12 +22,15 @@ def proving_twins() -> dict[str, list[str]]:
 
 
 def catalogue() -> str:
-    only = {t.name: f" ({', '.join(t.frameworks)} only)" for t in TWINS.values() if t.frameworks != FRAMEWORKS}
+    only = {t.name: f" ({', '.join(t.frameworks)} only)" for t in TWINS.values() if t.frameworks != API_FRAMEWORKS}
     cells = {
         check_id: ", ".join(f"`{name}`{only.get(name, '')}" for name in names)
         for check_id, names in proving_twins().items()
     }
-    note = "A proving twin runs under both sandbox APIs, Flask and Django, unless marked (flask only) or (django only)."
+    note = (
+        "A proving twin runs under both sandbox APIs behind the SPA, Flask and Django, unless marked (flask only) "
+        "or (django only); a twin of the server-rendered sites is marked (django-site, flask-site only) or either one."
+    )
     return render(column=("proving twins", cells), notes=(note,))
 
 

@@ -225,9 +225,11 @@ def main() -> None:
         import gunicorn.app.wsgiapp  # noqa: F401
 
         import sandbox.app  # noqa: F401  (the heavy imports every fork shares)
-        from sandbox.django_api import preload
+        import sandbox.flask_site  # noqa: F401
+        from sandbox import django_api, django_site
 
-        preload()
+        django_api.preload()
+        django_site.preload()
 
     signal.signal(signal.SIGCHLD, _reap)
     watched: dict[int, tuple[int, str | None]] = {}

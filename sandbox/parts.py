@@ -39,15 +39,22 @@ class Part(BaseModel):
 
 
 class NginxKnobs(Part):
+    # spa: `location /` serves the shell (try_files ... /index.html); server: it proxies to the app,
+    # which renders each page (sandbox.plan.SHAPE_NGINX sets it for the site frameworks).
+    site: Literal["spa", "server"] = "spa"
     build: Literal["prod", "dev", "broken"] = "prod"  # dev: the development build, source map included
     mime_types: bool = True  # include /etc/nginx/mime.types
     gzip: bool = True
+    gzip_types: bool = True  # False: `gzip on` alone, which compresses text/html only
     spa_fallback: bool = True  # location / ends its try_files with /index.html (else =404)
     assets_fallback: bool = False  # /static/ falls back to /index.html (else =404)
     shell_cache_control: str | None = "no-cache"
     shell_expires: str | None = None
     assets_expires: str = "30d"
     assets_cache_control: str | None = "public, immutable"  # with `expires 30d`: max-age=2592000
+    # server sites: files under /static/ without a content hash in their name (style.css) are
+    # revalidated (nginx's ETag and Last-Modified) and kept this long; the hashed ones get the above.
+    unhashed_assets_expires: str = "1h"
     api_locations: list[str] = Field(default_factory=lambda: ["/api/"])
     webhooks: bool = True  # a /webhooks/ location proxied to the app
     cors: Literal["wildcard-credentials", "preflight-only"] | None = None  # None: the app's own CORS
@@ -152,11 +159,20 @@ class AuthSettings(Part):
     scheme: str = "Bearer"  # the Authorization scheme the API reads the JWT under (RealWorld: Token)
 
 
+class SiteSettings(Part):
+    """The server-rendered sites (sandbox.django_site, sandbox.flask_site)."""
+
+    # Login-gated pages that forgot their login check (@login_required): served to anyone.
+    unprotected: list[str] = Field(default_factory=list)
+    page_size: int = 2  # the flask-site API's paginated listing
+
+
 class AppSettings(Part):
     # Written by the stack into every settings file, never by a twin.
     secret_key: str | None = None
     database_url: str | None = None
     webhook_secret: str | None = None
+    static_root: str | None = None  # the sites' collected or built static files (nginx serves them)
     pool: PoolSettings = Field(default_factory=PoolSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
     cookies: CookieSettings = Field(default_factory=CookieSettings)
@@ -175,6 +191,7 @@ class AppSettings(Part):
     database_options: dict[str, Any] = Field(default_factory=dict)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    site: SiteSettings = Field(default_factory=SiteSettings)
 
     @property
     def health(self) -> int:

@@ -13,13 +13,35 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.parts import DataPart, NginxKnobs, RedisSettings, RedisSetup
-from sandbox.postgres import APP_DATABASE, DJANGO_DATABASE
+from sandbox.postgres import APP_DATABASE, DJANGO_DATABASE, SITE_DATABASE
 from sandbox.redis_server import QUEUE_SEED
 from sandbox.twins import Twin
 
 GOOD = "good"
 # The cluster shared by the twins that change only data (a database each).
 DATA = "data-twins"
+# The frameworks with a Django release step (migrate, then the smoke user), and the database it builds.
+RELEASED = {"django": DJANGO_DATABASE, "django-site": SITE_DATABASE}
+# nginx in front of a server-rendered site: `location /` proxies to the app, the login page (GET and
+# POST) is rate limited, and no SPA config, CORS or webhook location. A twin's own knobs go over these.
+SHAPE_NGINX: dict[str, dict[str, Any]] = {
+    "django-site": {
+        "site": "server",
+        "spa_api_url": None,
+        "webhooks": False,
+        "api_locations": [],
+        "login_locations": ["= /accounts/login/"],
+    },
+    "flask-site": {
+        "site": "server",
+        "spa_api_url": None,
+        "webhooks": False,
+        "api_locations": ["/api/"],
+        "login_locations": ["= /login"],
+    },
+}
+# The app's own health answer, which the start waits for (through nginx, gunicorn and PostgreSQL).
+HEALTH_PATHS = {"django-site": "/health/"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +69,8 @@ class ReleasePlan:
     cluster: str
     database: str
     migrate_to: tuple[str, str] | None = None  # then back to this migration (DataPart.django_migrate_to)
+    framework: str = "django"  # whose migrations: the API's (in app_django) or the site's
+    create: bool = False  # the release step creates its database first (else the cluster made it)
 
 
 @dataclass(frozen=True)
@@ -61,7 +85,8 @@ class InstancePlan:
     root: str  # its web root: a key of Plan.roots
     app: dict[str, Any]  # the twin's app settings overrides (the stack adds the secrets and the database URL)
     nginx: NginxKnobs
-    health: int  # what /api/health answers once the instance is ready
+    health: int  # what its health path answers once the instance is ready
+    health_path: str = "/api/health"
     data: DataPart | None = None  # changes to its database before its app starts (Flask data twins)
     clone: bool = False  # its database is cloned from the cluster's `app` first
 
@@ -70,7 +95,7 @@ class InstancePlan:
 class Plan:
     clusters: dict[str, ClusterPlan]
     redis: dict[str, RedisPlan]
-    roots: tuple[str, ...]  # the SPA builds: prod (always), dev, broken, leftovers
+    roots: tuple[str, ...]  # the SPA builds (prod always, dev, broken, leftovers) and the sites' static files
     certificates: tuple[str, ...]  # the leaves nginx presents (sandbox.tls.VARIANTS, or good)
     releases: dict[str, ReleasePlan]
     instances: tuple[InstancePlan, ...]
@@ -84,7 +109,7 @@ def make_plan(instances: Sequence[tuple[Twin, str]]) -> Plan:
     return Plan(
         clusters=_clusters(instances, cluster_of),
         redis=_redis(twins),
-        roots=tuple(dict.fromkeys(["prod", *(web_root(twin.nginx) for twin in twins)])),
+        roots=tuple(dict.fromkeys(["prod", *(web_root(twin.nginx, fw) for twin, fw in instances)])),
         certificates=tuple(dict.fromkeys(twin.nginx.certificate for twin in twins)),
         releases=releases,
         instances=tuple(_instance(twin, fw, cluster_of, releases) for twin, fw in instances),
@@ -103,8 +128,18 @@ def database_name(twin: str) -> str:
     return "twin_" + re.sub(r"[^a-z0-9]+", "_", twin.lower()).strip("_")
 
 
-def web_root(knobs: NginxKnobs) -> str:
+def web_root(knobs: NginxKnobs, framework: str = "flask") -> str:
+    """The build an instance serves: an SPA build, or a site's static files (flask-site-dev: with source maps)."""
+    if framework in SHAPE_NGINX:
+        return f"{framework}-dev" if knobs.build == "dev" else framework
     return "leftovers" if knobs.leftovers else knobs.build
+
+
+def nginx_knobs(twin: Twin, framework: str) -> NginxKnobs:
+    """The twin's knobs over its shape's (SHAPE_NGINX); the SPA shape's are the knobs' defaults."""
+    if framework not in SHAPE_NGINX:
+        return twin.nginx
+    return NginxKnobs.model_validate({**SHAPE_NGINX[framework], **twin.nginx.overrides()})
 
 
 def _clusters(instances: Sequence[tuple[Twin, str]], cluster_of: dict[str, str]) -> dict[str, ClusterPlan]:
@@ -126,13 +161,24 @@ def _clusters(instances: Sequence[tuple[Twin, str]], cluster_of: dict[str, str])
     return clusters
 
 
+def release_name(twin: Twin, framework: str, cluster: str) -> str:
+    if framework == "django-site":
+        return f"{cluster}@django-site"
+    return twin.name if twin.data.django_migrate_to else cluster
+
+
 def _releases(instances: Sequence[tuple[Twin, str]], cluster_of: dict[str, str]) -> dict[str, ReleasePlan]:
-    """Once per cluster a Django instance uses (app_django), and once per twin that stops it early."""
+    """Once per cluster a Django instance uses (app_django), once per cluster a Django site uses (its
+    own database, created by the step), and once per twin that stops it early."""
     releases: dict[str, ReleasePlan] = {}
     for twin, fw in instances:
-        if fw != "django":
+        if fw not in RELEASED:
             continue
         cluster = cluster_of[twin.instance(fw)]
+        if fw == "django-site":
+            name = release_name(twin, fw, cluster)
+            releases.setdefault(name, ReleasePlan(name, cluster, SITE_DATABASE, framework=fw, create=True))
+            continue
         releases.setdefault(cluster, ReleasePlan(cluster, cluster, DJANGO_DATABASE))
         if twin.data.django_migrate_to:
             database = "django_" + database_name(twin.name)
@@ -151,9 +197,7 @@ def _redis(twins: list[Twin]) -> dict[str, RedisPlan]:
 def _instance(twin: Twin, framework: str, cluster_of: dict[str, str], releases: dict[str, ReleasePlan]) -> InstancePlan:
     name = twin.instance(framework)
     cluster = cluster_of[name]
-    release = None
-    if framework == "django":
-        release = twin.name if twin.data.django_migrate_to else cluster
+    release = release_name(twin, framework, cluster) if framework in RELEASED else None
     changes_data = framework == "flask" and twin.data.changes_app_database
     clone = changes_data and cluster == DATA
     database = releases[release].database if release else database_name(twin.name) if clone else APP_DATABASE
@@ -165,10 +209,11 @@ def _instance(twin: Twin, framework: str, cluster_of: dict[str, str], releases: 
         database=database,
         release=release,
         redis=twin.name if twin.redis.declared else GOOD,
-        root=web_root(twin.nginx),
+        root=web_root(twin.nginx, framework),
         app=twin.app.overrides(),
-        nginx=twin.nginx,
+        nginx=nginx_knobs(twin, framework),
         health=twin.app.health,
+        health_path=HEALTH_PATHS.get(framework, "/api/health"),
         data=twin.data if changes_data else None,
         clone=clone,
     )

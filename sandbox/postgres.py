@@ -34,6 +34,8 @@ APP_ROLE = "app"
 APP_DATABASE = "app"
 # The Django API's own database in the same cluster, created empty: `manage.py migrate` builds it.
 DJANGO_DATABASE = "app_django"
+# The Django site's (sandbox.django_site): created and migrated by its release step.
+SITE_DATABASE = "site_django"
 
 BASE_SETTINGS: dict[str, str] = {
     "listen_addresses": f"'{HOST}'",

@@ -23,12 +23,12 @@ from typing import Any, TypeVar
 
 from werkzeug.security import generate_password_hash
 
-from sandbox import spa
+from sandbox import sites, spa
 from sandbox.appserver import AppServer, migrate_django, python_env
 from sandbox.launcher import Launcher
 from sandbox.nginx import Nginx, nginx_binary
 from sandbox.parts import CorsSettings
-from sandbox.plan import GOOD, InstancePlan, Plan, ReleasePlan, make_plan
+from sandbox.plan import GOOD, SHAPE_NGINX, InstancePlan, Plan, ReleasePlan, make_plan
 from sandbox.postgres import Cluster
 from sandbox.proc import Process, SandboxError, Supervisor, is_root
 from sandbox.redis_server import CACHE_SEED, CACHE_SETTINGS, RedisServer, RedisTls
@@ -222,13 +222,18 @@ class Sandbox:
         # The cache speaks TLS only, like a managed Redis with in-transit encryption (rediss://).
         certs = self._certs
         self._redis_cache.tls = RedisTls(certs.server_chain, certs.server_key, certs.ca_bundle)
-        builds = {
-            "prod": lambda: spa.build(self.workdir / "www"),
-            "dev": lambda: spa.build(self.workdir / "www-dev", dev=True),
-            "broken": lambda: spa.build(self.workdir / "www-broken", broken=True),
-            "leftovers": lambda: spa.build_with_leftovers(self.workdir / "www-leftovers"),
+        builds: dict[str, Any] = {
+            "prod": lambda: spa.build(self.workdir / "www").root,
+            "dev": lambda: spa.build(self.workdir / "www-dev", dev=True).root,
+            "broken": lambda: spa.build(self.workdir / "www-broken", broken=True).root,
+            "leftovers": lambda: spa.build_with_leftovers(self.workdir / "www-leftovers").root,
+            "flask-site": lambda: sites.build_flask_site(self.workdir / "site-flask"),
+            "flask-site-dev": lambda: sites.build_flask_site(self.workdir / "site-flask-dev", dev=True),
+            "django-site": lambda: sites.collect_django_site(self.workdir / "site-django"),
         }
-        roots = {name: builds[name]().root for name in plan.roots}
+        # Django's collectstatic is a process of its own: the other builds go on meanwhile.
+        with cf.ThreadPoolExecutor(max_workers=len(plan.roots), thread_name_prefix="build") as pool:
+            roots = dict(zip(plan.roots, pool.map(lambda name: builds[name](), plan.roots), strict=True))
         self._mark("tls and spa")
         return roots
 
@@ -305,7 +310,7 @@ class Sandbox:
         """Django's release step: migrate its database (up to migrate_to, if given), then the smoke user."""
         cluster = self._clusters[release.cluster]
         _result(cluster_ready, deadline, f"postgres '{cluster.name}' (log: {cluster.log})")
-        if release.migrate_to:
+        if release.migrate_to or release.create:
             cluster.create_django_database(release.database)
         settings = {
             "secret_key": secrets.token_urlsafe(32),
@@ -314,7 +319,9 @@ class Sandbox:
         }
         directory = self.workdir / "django" / release.name
         smoke_user = (self.login_email, self.login_password)
-        migrate_django(self._supervisor, directory, settings, smoke_user, deadline, launcher, release.migrate_to)
+        migrate_django(
+            self._supervisor, directory, settings, smoke_user, deadline, launcher, release.migrate_to, release.framework
+        )
         cluster.forget_setup_statements(release.database)
         self._mark(f"django migrate {release.name}")
 
@@ -341,6 +348,7 @@ class Sandbox:
                 "secret_key": secret_key,
                 "database_url": cluster.url(instance.database),
                 "webhook_secret": self._webhook_secret(instance),
+                **({"static_root": str(web_root / "static")} if instance.framework in SHAPE_NGINX else {}),
             },
             instance.framework,
         )
@@ -386,8 +394,8 @@ class Sandbox:
         return self.webhook_secret
 
     def _check_chain(self, running: _RunningTwin, deadline: float) -> None:
-        """One request through nginx (TLS), gunicorn and PostgreSQL: /api/health answers as planned
-        (503 for a twin whose app points at no database).
+        """One request through nginx (TLS), gunicorn and PostgreSQL: the app's health path (/api/health)
+        answers as planned (503 for a twin whose app points at no database).
 
         A twin that presents a bad certificate is reached without verification.
         """
@@ -396,7 +404,7 @@ class Sandbox:
         if running.plan.nginx.certificate != "good":
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        url = f"https://localhost:{running.nginx.https_port}/api/health"
+        url = f"https://localhost:{running.nginx.https_port}{running.plan.health_path}"
 
         def healthy() -> bool:
             try:
@@ -411,7 +419,7 @@ class Sandbox:
         while time.monotonic() < deadline:
             for proc in running.processes:
                 if not proc.alive():
-                    raise proc.fail("exited before answering /api/health")
+                    raise proc.fail(f"exited before answering {running.plan.health_path}")
             try:
                 if healthy():
                     return

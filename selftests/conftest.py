@@ -22,8 +22,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--frameworks",
         dest="frameworks",
         default="",
-        help="comma-separated API frameworks to run the twins under (flask, django; default: both); "
-        "the good Flask stack always runs",
+        help="comma-separated frameworks to run the twins under (flask, django, django-site, flask-site; "
+        "default: all); the good Flask stack always runs",
     )
 
 
@@ -86,7 +86,7 @@ def good_run(stack: Stack) -> Run:
 
 @pytest.fixture(scope="session")
 def good_runs(request: pytest.FixtureRequest, stack: Stack, good_run: Run) -> dict[str, Run]:
-    """The whole suite against the good stack under each selected framework."""
+    """The whole suite against the good stack under each selected framework (each shape's good stack)."""
     runs = {"flask": good_run}
     for framework in selected_frameworks(request.config):
         if framework not in runs:

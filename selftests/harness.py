@@ -20,7 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / "environments" / "local.yml"
 # The same sandbox with the Django API (sandbox.framework: django).
 LOCAL_DJANGO = ROOT / "environments" / "local-django.yml"
-BASES = {"flask": LOCAL, "django": LOCAL_DJANGO}
+# The server-rendered sites behind a form login (sandbox.framework: django-site, flask-site).
+LOCAL_DJANGO_SITE = ROOT / "environments" / "local-django-site.yml"
+LOCAL_FLASK_SITE = ROOT / "environments" / "local-flask-site.yml"
+# The environment of each framework's good stack; a twin's environment extends its framework's.
+BASES = {"flask": LOCAL, "django": LOCAL_DJANGO, "django-site": LOCAL_DJANGO_SITE, "flask-site": LOCAL_FLASK_SITE}
 # A hang guard for one run of the suite, not a speed assertion.
 RUN_TIMEOUT = 600
 
@@ -77,7 +81,8 @@ def write_env(path: Path, document: dict[str, Any]) -> Path:
 
 
 def twin_env(folder: Path, twin: Any, framework: str = "flask") -> Path:
-    """An environment for one twin's instance: local.yml (local-django.yml) with the twin and its overrides."""
+    """An environment for one twin's instance: its framework's (local.yml, local-django.yml, ...) with the twin
+    and its overrides."""
     instance = twin.instance(framework)
     document: dict[str, Any] = {
         "extends": str(BASES[framework]),

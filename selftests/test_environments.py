@@ -76,7 +76,7 @@ def test_every_shipped_environment_is_valid() -> None:
         "SMOKE_EMAIL": "smoke@example.com",
     }
     for path in sorted((ROOT / "environments").glob("*.yml")):
-        if path.stem in ("local", "local-django"):
+        if path.stem.startswith("local"):  # the sandbox's: its plugin provides SANDBOX_*
             env = envmod.load(path, "--env", environ={}, plugin_variables=lambda document: VARIABLES)
         else:
             env = envmod.load(path, "--env", environ=environ)

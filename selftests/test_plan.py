@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sandbox.plan import DATA, GOOD, InstancePlan, Plan, make_plan
-from sandbox.postgres import APP_DATABASE, DJANGO_DATABASE
+from sandbox.plan import DATA, GOOD, RELEASED, InstancePlan, Plan, make_plan
+from sandbox.postgres import APP_DATABASE, DJANGO_DATABASE, SITE_DATABASE
 from sandbox.twins import TWINS, Twin, resolve
 
 
@@ -151,6 +151,26 @@ def test_an_app_without_its_database_is_ready_when_its_health_says_503() -> None
     }
 
 
+def test_a_site_gets_its_shape_then_its_twins_knobs() -> None:
+    plan = plan_of(
+        "good@django-site", "good@flask-site", "site-login-unlimited@django-site", "site-public-source-map@flask-site"
+    )
+    django, flask = instance(plan, "good@django-site"), instance(plan, "good@flask-site")
+    assert django.nginx.site == flask.nginx.site == "server" and django.nginx.spa_api_url is None
+    assert django.nginx.login_locations == ["= /accounts/login/"] and django.nginx.api_locations == []
+    assert flask.nginx.login_locations == ["= /login"] and flask.nginx.api_locations == ["/api/"]
+    unlimited = instance(plan, "site-login-unlimited@django-site").nginx
+    assert unlimited.limit_login is False and unlimited.login_locations == ["= /accounts/login/"]
+    # The site's own database, created and migrated by a release step of its own; its static files.
+    assert django.database == SITE_DATABASE and plan.releases[django.release or ""].create
+    assert (django.root, flask.root, instance(plan, "site-public-source-map@flask-site").root) == (
+        "django-site",
+        "flask-site",
+        "flask-site-dev",
+    )
+    assert (django.health_path, flask.health_path) == ("/health/", "/api/health")
+
+
 def test_an_instance_gets_its_twins_overrides() -> None:
     plan = plan_of("cors-reflect-any@django", "spa-no-fallback")
     reflect = instance(plan, "cors-reflect-any@django")
@@ -165,8 +185,10 @@ def test_every_twin_under_every_framework_plans_consistently() -> None:
     for planned in plan.instances:
         assert planned.cluster in plan.clusters and planned.redis in plan.redis and planned.root in plan.roots
         assert planned.nginx.certificate in plan.certificates
-        if planned.framework == "django":
-            assert planned.release is not None and plan.releases[planned.release].cluster == planned.cluster
+        if planned.framework in RELEASED:
+            release = plan.releases[planned.release or ""]
+            assert release.cluster == planned.cluster and release.database == planned.database
+            assert release.framework == planned.framework
         else:
             assert planned.release is None
     clones = [(i.cluster, i.database) for i in plan.instances if i.clone]

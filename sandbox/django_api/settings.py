@@ -6,38 +6,11 @@ the Django (or django-cors-headers) setting that expresses the same thing.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from sandbox.settings import SETTINGS_ENV, app_settings
-
-
-def _load() -> dict[str, Any]:
-    path = os.environ.get(SETTINGS_ENV)
-    if not path:
-        raise RuntimeError(f"{SETTINGS_ENV} must name the app settings file (JSON)")
-    with open(path) as handle:
-        return app_settings(json.load(handle))
-
-
-def _database(url: str, pool: dict[str, Any], port: int | None, options: dict[str, Any]) -> dict[str, Any]:
-    parts = urlsplit(url)
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": parts.path.lstrip("/"),
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": parts.hostname or "",
-        "PORT": str(port or parts.port or 5432),
-        # Django has no pool: one persistent connection per thread, closed after CONN_MAX_AGE.
-        "CONN_MAX_AGE": pool["recycle"],
-        "CONN_HEALTH_CHECKS": pool["pre_ping"],
-        "OPTIONS": {"connect_timeout": 5, "application_name": "preflight-sandbox-app", **options},
-    }
-
+from sandbox.django_common import LOGGING as LOGGING  # a setting: Django reads it here
+from sandbox.django_common import database, load
 
 # A plain scheme://host[:port] is an exact origin; anything else is a pattern, as Flask-CORS reads it.
 _EXACT_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d+)?$")
@@ -52,7 +25,7 @@ def _origins(cors: dict[str, Any]) -> tuple[list[str], list[str | re.Pattern[str
     return exact, [*patterns, *(re.compile(p, re.IGNORECASE) for p in cors["origin_regexes"])]
 
 
-SANDBOX = _load()
+SANDBOX = load()
 _cookies = SANDBOX["cookies"]
 _cors = SANDBOX["cors"]
 
@@ -87,9 +60,7 @@ MIDDLEWARE = [
 
 # database_port: a twin's wrong port (the health view then answers 503).
 DATABASES = {
-    "default": _database(
-        SANDBOX["database_url"], SANDBOX["pool"], SANDBOX["database_port"], SANDBOX["database_options"]
-    )
+    "default": database(SANDBOX["database_url"], SANDBOX["pool"], SANDBOX["database_port"], SANDBOX["database_options"])
 }
 
 # nginx terminates TLS and says so; the Host it forwards carries the public port (trust_proxy).
@@ -139,12 +110,3 @@ WEBHOOK = {**SANDBOX["webhook"], "secret": SANDBOX["webhook_secret"]}
 API_AUTH: dict[str, Any] = SANDBOX["auth"]
 JSON_ERRORS: bool = SANDBOX["json_errors"]
 SLOW_QUERY_SECONDS: float = SANDBOX["slow_query_seconds"]
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["stderr"], "level": "INFO"},
-    "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False}},
-}

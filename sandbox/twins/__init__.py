@@ -23,23 +23,47 @@ from sandbox.twins import (
     nginx,
     pool,
     redis,
+    sites,
     spa,
     tls,
     ui,
     webhooks,
 )
-from sandbox.twins.model import FRAMEWORKS, H, Twin, TwinError, V, instance_name, split_instance
+from sandbox.twins.model import (
+    API_FRAMEWORKS,
+    FRAMEWORKS,
+    SITE_FRAMEWORKS,
+    H,
+    Twin,
+    TwinError,
+    V,
+    instance_name,
+    split_instance,
+)
 
-__all__ = ["FRAMEWORKS", "H", "TWINS", "V", "Twin", "TwinError", "instance_name", "resolve", "split_instance"]
+__all__ = [
+    "API_FRAMEWORKS",
+    "FRAMEWORKS",
+    "H",
+    "SITE_FRAMEWORKS",
+    "TWINS",
+    "V",
+    "Twin",
+    "TwinError",
+    "instance_name",
+    "resolve",
+    "split_instance",
+]
 
 GOOD = Twin(
     name="good",
     description="The reference deployment: every check passes.",
     guide="",
     breaks={},
+    frameworks=FRAMEWORKS,  # a good stack of every shape
 )
 
-_AREAS = (spa, cors, cookies, pool, webhooks, tls, headers, app, auth, nginx, ui, database, redis, django)
+_AREAS = (spa, cors, cookies, pool, webhooks, tls, headers, app, auth, nginx, ui, database, redis, django, sites)
 TWINS: dict[str, Twin] = {GOOD.name: GOOD}
 for _area in _AREAS:
     for _twin in _area.TWINS:

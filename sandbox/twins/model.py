@@ -12,9 +12,13 @@ from sandbox.parts import AppSettings, DataPart, NginxKnobs, PostgresPart, Redis
 H = "001_78cd32186fd6cabf.txt"  # VeriHome guide
 V = "000_58cfc3a4ec8581b0.txt"  # Verso-Backend guide
 
-# The API frameworks a twin can run under (sandbox/API.md): Flask (sandbox.app), Django (sandbox.django_api).
-FRAMEWORKS = ("flask", "django")
-Framework = Literal["flask", "django"]
+# What a twin can run under. The SPA and its JSON API (sandbox/API.md): Flask (sandbox.app), Django
+# (sandbox.django_api). The server-rendered sites behind a form login (sandbox/API.md, "The sites"): Django
+# templates (sandbox.django_site), Flask with a bundled front end and a same-origin API (sandbox.flask_site).
+FRAMEWORKS = ("flask", "django", "django-site", "flask-site")
+Framework = Literal["flask", "django", "django-site", "flask-site"]
+API_FRAMEWORKS = FRAMEWORKS[:2]
+SITE_FRAMEWORKS = FRAMEWORKS[2:]
 
 
 class TwinError(ValueError):
@@ -41,9 +45,10 @@ class Twin(BaseModel):
     postgres: PostgresPart = Field(default_factory=PostgresPart)
     redis: RedisPart = Field(default_factory=RedisPart)
     data: DataPart = Field(default_factory=DataPart)
-    # Where the misconfiguration can be expressed; a twin of a Flask/SQLAlchemy-only setting lists only flask.
-    # Left unset: both, except for a twin that changes only Redis or the Flask API's database (its data,
-    # Alembic revision, transaction ids): under Django the checks would see the very same server.
+    # Where the misconfiguration can be expressed; a twin of a Flask/SQLAlchemy-only setting lists only flask,
+    # a twin of a site its site frameworks. Left unset: both API frameworks (flask, django), except for a twin
+    # that changes only Redis or the Flask API's database (its data, Alembic revision, transaction ids): under
+    # Django the checks would see the very same server.
     # Declared last: its validator reads the parts above.
     frameworks: tuple[Framework, ...] = Field((), validate_default=True)
 
@@ -82,7 +87,7 @@ class Twin(BaseModel):
         postgres = parts.get("postgres", PostgresPart())
         server_only = redis.declared or data.changes_app_database or postgres.next_xid
         web = any(parts[name].declared for name in ("app", "nginx") if name in parts)
-        return FRAMEWORKS[:1] if server_only and not web else FRAMEWORKS
+        return API_FRAMEWORKS[:1] if server_only and not web else API_FRAMEWORKS
 
     @property
     def own_cluster(self) -> bool:

@@ -31,10 +31,16 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=1)
         if options["target"]:
             call_command("migrate", *options["target"], interactive=False, verbosity=1)
+        self.smoke_user(email.lower(), password)
+        self.stdout.write(f"smoke user {email.lower()} ready")
+        if options["done"]:
+            options["done"].touch()
 
+    def smoke_user(self, email: str, password: str) -> None:
+        """The API's user (its e-mail is its name) and the rent it paid."""
         from sandbox.django_api.models import Payment, User
 
-        user = User.objects.filter(email=email.lower()).first()
+        user = User.objects.filter(email=email).first()
         if user is None:
             user = User.objects.create_user(email, password)
         else:
@@ -52,6 +58,3 @@ class Command(BaseCommand):
                     "due_date": date(2026, 11, 1),
                 },
             )
-        self.stdout.write(f"smoke user {email.lower()} ready")
-        if options["done"]:
-            options["done"].touch()
