@@ -45,7 +45,10 @@ def declare(**parts: Any) -> Twin:
         ({"data": {"sql": "DROP INDEX idx_payments_due_date"}}, "data.sql: input should be a valid tuple"),
         ({"ngnix": {"gzip": False}}, "ngnix: unknown field"),
         ({"breaks": {"CORS-03": "(unclosed"}}, "breaks: CORS-03: missing ), unterminated subpattern"),
-        ({"frameworks": ("rails",)}, "frameworks: input should be 'flask', 'django', 'django-site' or 'flask-site', got 'rails'"),
+        (
+            {"frameworks": ("rails",)},
+            "frameworks: input should be 'flask', 'django', 'django-site' or 'flask-site', got 'rails'",
+        ),
     ],
 )
 def test_a_bad_override_names_the_twin_and_the_knob(parts: dict[str, Any], problem: str) -> None:
