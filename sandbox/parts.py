@@ -17,8 +17,8 @@ CSP = (
     "connect-src 'self' https://*.preflight.test:*; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-# The leaf nginx presents: the good one, or another leaf of the same CA (sandbox.tls.VARIANTS).
-Certificate = Literal["good", "expired", "expiring", "other-name"]
+# The chain nginx presents: the good one, or another of the same CA (sandbox.tls.VARIANTS).
+Certificate = Literal["good", "expired", "expiring", "other-name", "intermediate-expired"]
 SameSite = Literal["Lax", "Strict", "None"]
 
 

@@ -73,20 +73,27 @@ def test_target_and_database_down(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("listener", "reason"),
-    [("hang", r"timed out|read timeout"), ("reset", r"reset|closed the connection")],
+    ("listener", "checks", "reason"),
+    [
+        ("hang", "SPA-01 or HOOK-01", r"timed out|read timeout"),
+        ("reset", "SPA-01 or HOOK-01", r"reset|closed the connection"),
+        # TLS-03 reads the presented chain through its own handshake (pyOpenSSL), not through requests.
+        ("hang", "TLS-03", r"no TLS answer within the timeout"),
+        ("reset", "TLS-03", r"reset|closed during the TLS handshake"),
+    ],
     indirect=["listener"],
 )
-def test_misbehaving_server(tmp_path: Path, listener: Listener, reason: str) -> None:
+def test_misbehaving_server(tmp_path: Path, listener: Listener, checks: str, reason: str) -> None:
     import re
 
     run = run_suite(
         dead_env(tmp_path, listener.port),
         tmp_path / "reports",
         "-k",
-        "SPA-01 or HOOK-01",
+        checks,
         extra_env={"FAULT_DSN": "postgresql://app:pw@127.0.0.1:1/app"},
     )
+    assert run.document["checks"], run.out[-3000:]
     for record in run.document["checks"]:
         assert record["outcome"] == "failed", record
         assert re.search(reason, record["message"]), record["message"]

@@ -33,6 +33,21 @@ TWINS = [
         nginx={"certificate": "other-name"},
     ),
     Twin(
+        name="tls-intermediate-expired",
+        description="The leaf is fresh, but the chain file nginx presents still carries the intermediate the "
+        "CA has since renewed (same subject and key), expired two days ago. Clients whose trust store holds "
+        "the renewed intermediate still connect (OpenSSL tries trusted certificates first), so only "
+        "clients that build the chain from what the server sends fail.",
+        guide=f"{V}: SSL/HTTPS Issues",
+        breaks={
+            # Only the intermediate: the chain still verifies through the CA bundle, and the leaf is fresh.
+            "TLS-03": r"^(?!.*not trusted)(?!.*the leaf).*"
+            r"localhost:\d+: CRITICAL: the certificate expired on \S+ \S+ UTC \([\d.]+ days ago\): "
+            r"the intermediate CN=preflight sandbox intermediate CA, #2 of 2 in the chain the server presents",
+        },
+        nginx={"certificate": "intermediate-expired"},
+    ),
+    Twin(
         name="tls-legacy-protocols",
         description="ssl_protocols TLSv1 TLSv1.1 TLSv1.2 with ssl_ciphers DEFAULT:@SECLEVEL=0, copied from "
         "an old compatibility snippet: TLS 1.0 and 1.1 handshakes succeed.",

@@ -7,8 +7,10 @@ import datetime as dt
 import ipaddress
 import json
 import re
+import select
 import socket
 import ssl
+import time
 import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -126,6 +128,44 @@ def _handshake(origin: Origin, context: ssl.SSLContext, env: EnvironmentModel) -
         return Handshake(tls.version() or "?", (tls.cipher() or ("?",))[0], tls.getpeercert(binary_form=True))
 
 
+def _presented_chain(origin: Origin, env: EnvironmentModel) -> list[x509.Certificate]:
+    """The certificates the server sends in its handshake, leaf first, unverified (Python's ssl gives only
+    the leaf before 3.13). OSError for the network (TimeoutError past the read timeout),
+    OpenSSL.SSL.Error for TLS."""
+    from OpenSSL import SSL
+
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    context.set_verify(SSL.VERIFY_NONE)
+    with _connect(origin, env) as sock:
+        tls = SSL.Connection(context, sock)
+        if not _is_ip(origin.host):
+            tls.set_tlsext_host_name(origin.host.encode("idna"))
+        tls.set_connect_state()
+        deadline = time.monotonic() + env.timeouts.read
+        # The socket has a timeout, so it is non-blocking underneath: OpenSSL asks to be called again.
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except SSL.WantReadError:
+                ready = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))[0]
+            except SSL.WantWriteError:
+                ready = select.select([], [sock], [], max(0.0, deadline - time.monotonic()))[1]
+            if not ready:
+                raise TimeoutError(f"no TLS answer within {env.timeouts.read:g}s")
+        return list(tls.get_peer_cert_chain(as_cryptography=True) or [])
+
+
+def _openssl_reason(exc: Exception) -> str:
+    """The reason of a pyOpenSSL error: its args are [(library, function, reason), ...] or (errno, text)."""
+    args = exc.args[0] if exc.args else None
+    if isinstance(args, list) and args and isinstance(args[-1], tuple):
+        return str(args[-1][-1])
+    if len(exc.args) == 2 and isinstance(exc.args[1], str):
+        return exc.args[1]
+    return str(exc) or type(exc).__name__
+
+
 def _unreachable(origin: Origin, exc: OSError) -> str:
     if isinstance(exc, TimeoutError):
         return f"{origin}: no TLS answer within the timeout"
@@ -140,27 +180,52 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def _subject(cert: x509.Certificate) -> str:
+    """CN=... when the subject has a common name, else the whole subject."""
+    from cryptography.x509.oid import NameOID
+
+    common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return f"CN={common[0].value}" if common else cert.subject.rfc4514_string() or "(empty subject)"
+
+
+def _which(cert: x509.Certificate, position: int, count: int) -> str:
+    """Which certificate of the presented chain: its role, subject and position."""
+    if position == 0:
+        role = "the leaf"
+    elif cert.subject == cert.issuer:
+        role = "a root"
+    else:
+        role = "the intermediate"
+    return f"{role} {_subject(cert)}, #{position + 1} of {count} in the chain the server presents"
+
+
 def _validity_problems(
-    origin: Origin, cert: x509.Certificate, now: dt.datetime, min_days: float, critical_days: float
+    origin: Origin, chain: list[x509.Certificate], now: dt.datetime, min_days: float, critical_days: float
 ) -> list[str]:
-    not_after = cert.not_valid_after_utc
-    left = (not_after - now).total_seconds() / DAY
-    ends = not_after.strftime("%Y-%m-%d %H:%M UTC")
+    """The dates of every presented certificate: a stale intermediate breaks the clients that build the
+    chain from what the server sends, even when a browser that cached the renewed one shows no error."""
     problems = []
-    if cert.not_valid_before_utc > now:
-        problems.append(f"{origin}: the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
-    if left < 0:
-        problems.append(f"{origin}: CRITICAL: the certificate expired on {ends} ({-left:.1f} days ago)")
-    elif left < critical_days:
-        problems.append(
-            f"{origin}: CRITICAL: the certificate expires in {left:.1f} days ({ends}), "
-            f"under {critical_days:g} days (inputs.TLS-03.critical_days)"
-        )
-    elif left < min_days:
-        problems.append(
-            f"{origin}: the certificate expires in {left:.1f} days ({ends}), inside the {min_days:g}-day "
-            "renewal window (inputs.TLS-03.min_days): renewal is not happening"
-        )
+    for position, cert in enumerate(chain):
+        which = _which(cert, position, len(chain))
+        not_after = cert.not_valid_after_utc
+        left = (not_after - now).total_seconds() / DAY
+        ends = not_after.strftime("%Y-%m-%d %H:%M UTC")
+        if cert.not_valid_before_utc > now:
+            problems.append(
+                f"{origin}: the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC: {which}"
+            )
+        if left < 0:
+            problems.append(f"{origin}: CRITICAL: the certificate expired on {ends} ({-left:.1f} days ago): {which}")
+        elif left < critical_days:
+            problems.append(
+                f"{origin}: CRITICAL: the certificate expires in {left:.1f} days ({ends}), "
+                f"under {critical_days:g} days (inputs.TLS-03.critical_days): {which}"
+            )
+        elif left < min_days:
+            problems.append(
+                f"{origin}: the certificate expires in {left:.1f} days ({ends}), inside the {min_days:g}-day "
+                f"renewal window (inputs.TLS-03.min_days): renewal is not happening: {which}"
+            )
     return problems
 
 
@@ -384,44 +449,57 @@ def test_certificate_is_valid(need: Need, env: EnvironmentModel, env_file: Envir
     another host, or whose chain does not lead to a trusted root (a missing intermediate): for
     them the site is down. Each https host of web.url, api.url and the webhook URL is checked: the
     subjectAltName must match the host, the chain must verify (through tls.ca_bundle when the
-    environment sets one, else the system trust store), and the certificate must stay valid for
-    inputs.TLS-03.min_days more days, the usual renewal window. Under inputs.TLS-03.critical_days
-    (or expired) the message says critical: renewal is failing and the outage is days away.
-    tls.verify does not turn this check off.
+    environment sets one, else the system trust store), and every certificate the server presents,
+    the leaf and each intermediate, must stay valid for inputs.TLS-03.min_days more days, the
+    usual renewal window. Under inputs.TLS-03.critical_days (or expired) the message says
+    critical: renewal is failing and the outage is days away. An expired intermediate is easy to
+    miss: a browser that has cached the CA's renewed intermediate, or an OpenSSL that builds the
+    path from its trust store first, still connects, while clients that build the chain from what
+    the server sends (older OpenSSL and Android, Java, payment providers' webhooks) fail, as they
+    did when the AddTrust cross-signed intermediate expired in 2020. The message names each
+    certificate by its subject and its position in the presented chain. tls.verify does not turn
+    this check off.
 
     Fix: renew and deploy the certificate (certbot renew, then reload nginx; check the renewal
     timer and its hooks), issue it for every name users reach (`-d app.example.com -d
-    api.example.com`), and serve the full chain (nginx ssl_certificate pointing at fullchain.pem,
-    not cert.pem).
+    api.example.com`), and serve the full, current chain (nginx ssl_certificate pointing at
+    fullchain.pem as the CA issues it today, not cert.pem, and not a chain file assembled by hand
+    with an intermediate the CA has since replaced).
     """
-    from cryptography.x509 import load_der_x509_certificate
-
     origins = _https_origins(env, need)
     cafile = _ca_bundle(env_file)
     now = dt.datetime.now(dt.UTC)
     min_days, critical_days = float(inputs["min_days"]), float(inputs["critical_days"])
     problems: list[str] = []
     for origin in origins:
-        try:
-            seen = _handshake(origin, _unverified_context(), env)
-        except ssl.SSLError as exc:
-            problems.append(f"{origin}: TLS handshake failed ({exc.reason or exc})")
-            continue
-        except OSError as exc:
-            problems.append(_unreachable(origin, exc))
-            continue
-        if not seen.der:
-            problems.append(f"{origin}: the server presented no certificate")
-            continue
-        cert = load_der_x509_certificate(seen.der)
-        name = _name_problem(origin, cert)
-        if name:
-            problems.append(name)
-        trust = _trust_problem(origin, cafile, env)
-        if trust:
-            problems.append(trust)
-        problems += _validity_problems(origin, cert, now, min_days, critical_days)
+        problems += _certificate_problems(origin, cafile, env, now, min_days, critical_days)
     fail_on(problems)
+
+
+def _certificate_problems(
+    origin: Origin, cafile: str | None, env: EnvironmentModel, now: dt.datetime, min_days: float, critical_days: float
+) -> list[str]:
+    """TLS-03 for one https origin: the leaf's names, the chain's trust, every presented certificate's dates."""
+    from OpenSSL import SSL
+
+    try:
+        chain = _presented_chain(origin, env)
+    except SSL.SysCallError as exc:
+        return [f"{origin}: the connection closed during the TLS handshake ({_openssl_reason(exc)})"]
+    except SSL.Error as exc:
+        return [f"{origin}: TLS handshake failed ({_openssl_reason(exc)})"]
+    except OSError as exc:
+        return [_unreachable(origin, exc)]
+    if not chain:
+        return [f"{origin}: the server presented no certificate"]
+    problems = []
+    name = _name_problem(origin, chain[0])
+    if name:
+        problems.append(name)
+    trust = _trust_problem(origin, cafile, env)
+    if trust:
+        problems.append(trust)
+    return problems + _validity_problems(origin, chain, now, min_days, critical_days)
 
 
 def _can_offer(name: str) -> str | None:
