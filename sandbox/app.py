@@ -45,7 +45,7 @@ def create_app(settings: dict[str, Any]) -> Flask:
     cookies = cfg["cookies"]
     app = Flask(__name__)
     configure(app, cfg)
-    app.config["PROPAGATE_EXCEPTIONS"] = cfg["debug"]
+    app.config["PROPAGATE_EXCEPTIONS"] = cfg["debug"] or cfg["error_tracebacks"]
     engine = make_engine(cfg)
 
     cors = cfg["cors"]
@@ -60,7 +60,7 @@ def create_app(settings: dict[str, Any]) -> Flask:
             vary_header=cors["vary_header"],
         )
 
-    _register_errors(app, json_errors=cfg["json_errors"], debug=cfg["debug"])
+    _register_errors(app, json_errors=cfg["json_errors"], debug=cfg["debug"] or cfg["error_tracebacks"])
     _register_auth(app, cfg["auth"], cfg["secret_key"])
     _register_api(app, engine, cookies, cfg["auth"], cfg["secret_key"], cfg["slow_query_seconds"])
     _register_webhook(app, cfg["webhook"], cfg["webhook_secret"])
@@ -68,6 +68,9 @@ def create_app(settings: dict[str, Any]) -> Flask:
         # What `flask run --debug` (V: Debug Mode) puts in front of the app. nginx only forwards the
         # API prefix, so the console sits under it, where /console sits on an API host of its own.
         app.wsgi_app = DebuggedApplication(app.wsgi_app, evalex=True, console_path="/api/console")  # type: ignore[method-assign]
+    elif cfg["error_tracebacks"]:
+        # Tracebacks "without the dangerous part": no console, but every unhandled error shows its page.
+        app.wsgi_app = DebuggedApplication(app.wsgi_app, evalex=False)  # type: ignore[method-assign]
     return app
 
 
@@ -288,7 +291,12 @@ def _register_webhook(app: Flask, hook: dict[str, Any], secret: str) -> None:
     mode = webhook_mode(hook["verify"])
 
     def stripe_webhook() -> tuple[Response, int]:
-        status, body = stripe_event(request.get_data(), request.headers.get("Stripe-Signature"), secret, mode)
+        if hook["missing_signature"] == "crash":
+            # The environ, like Django's META: request.headers[...] would answer werkzeug's own 400.
+            signature = request.environ["HTTP_STRIPE_SIGNATURE"]
+        else:
+            signature = request.headers.get("Stripe-Signature")
+        status, body = stripe_event(request.get_data(), signature, secret, mode)
         if status == 200:
             app.logger.info("stripe event received: %s", body.pop("type"))
         return jsonify(body), status

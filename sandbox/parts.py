@@ -144,6 +144,9 @@ class WebhookSettings(Part):
     # Django: the view is @csrf_exempt (Stripe sends no CSRF token). Flask has no CSRF protection
     # in front of its views, so there it changes nothing.
     csrf_exempt: bool = True
+    # crash: the view reads Stripe-Signature with a lookup that raises KeyError when it is missing
+    # (Django's request.META["HTTP_STRIPE_SIGNATURE"], as tutorials write it) and does not catch it.
+    missing_signature: Literal["rejected", "crash"] = "rejected"
 
 
 class AuthSettings(Part):
@@ -183,6 +186,10 @@ class AppSettings(Part):
     # True: the Werkzeug debugger (DebuggedApplication, evalex=True): tracebacks in error pages and
     # an interactive console at <API prefix>/console.
     debug: bool = False
+    # True, with debug off: unhandled errors still answer a traceback page (500); 404s stay as they are.
+    # Flask: DebuggedApplication(evalex=False), no console; Django: technical_500_response for
+    # INTERNAL_IPS, which behind nginx is every caller.
+    error_tracebacks: bool = False
     json_errors: bool = True  # False: errors are Flask's default HTML pages instead of JSON
     slow_query_seconds: float = 0  # `SELECT pg_sleep(...)` in GET /api/v1/properties: a slow listing
     database_port: int | None = None  # DATABASE_URL names this port, where nothing listens

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.debug import technical_500_response
 
 from sandbox import verify
 
@@ -37,3 +38,21 @@ class ApiAuthMiddleware:
         if request.path in self.protected and user_id is None and request.method != "OPTIONS":
             return JsonResponse({"error": "authentication required"}, status=401)
         return self.get_response(request)
+
+
+class InternalTracebackMiddleware:
+    """The technical 500 page for callers in INTERNAL_IPS, with DEBUG off (setting error_tracebacks).
+
+    The snippet meant "tracebacks for us only"; behind nginx REMOTE_ADDR is the proxy, so it is everyone.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if request.META.get("REMOTE_ADDR") in settings.INTERNAL_IPS:
+            return technical_500_response(request, type(exception), exception, exception.__traceback__)
+        return None

@@ -56,7 +56,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "sandbox.django_api.middleware.ApiAuthMiddleware",
+    *(["sandbox.django_api.middleware.InternalTracebackMiddleware"] if SANDBOX["error_tracebacks"] else []),
 ]
+# error_tracebacks: the middleware above shows tracebacks to these callers; nginx connects from 127.0.0.1.
+INTERNAL_IPS = ["127.0.0.1"] if SANDBOX["error_tracebacks"] else []
 
 # database_port: a twin's wrong port (the health view then answers 503).
 DATABASES = {

@@ -240,9 +240,11 @@ def payments(request: HttpRequest) -> JsonResponse:
 @methods("POST")
 def stripe_webhook(request: HttpRequest) -> JsonResponse:
     hook = settings.WEBHOOK
-    status, body = verify.stripe_event(
-        request.body, request.headers.get("Stripe-Signature"), hook["secret"], hook["verify"]
-    )
+    if hook["missing_signature"] == "crash":
+        signature = request.META["HTTP_STRIPE_SIGNATURE"]
+    else:
+        signature = request.headers.get("Stripe-Signature")
+    status, body = verify.stripe_event(request.body, signature, hook["secret"], hook["verify"])
     if status == 200:
         log.info("stripe event received: %s at %s", body.pop("type"), timezone.now().isoformat())
     return JsonResponse(body, status=status)

@@ -42,6 +42,22 @@ TWINS = [
         app={"debug": True},
     ),
     Twin(
+        name="app-debug-on-webhook-error",
+        description="Tracebacks are shown for unhandled errors only (Flask: werkzeug's DebuggedApplication "
+        "with evalex=False, 'no console, so safe'; Django: technical_500_response for INTERNAL_IPS, which "
+        "behind nginx is every caller), and the webhook reads Stripe-Signature with a lookup that raises "
+        "when it is missing: a POST without the header shows the traceback page, while unknown routes "
+        "still answer a clean JSON 404 and no console is reachable.",
+        guide=f"{V}: Debug Mode",
+        breaks={
+            "APP-03": r"POST https://localhost:\d+/webhooks/stripe/ \(sent by HOOK-0[12]\) answered 500 text/html "
+            r"showing .*(the Werkzeug debugger|Django's debug page).*: debug mode is on",
+            "HOOK-01": r"POST https://localhost:\d+/webhooks/stripe/ answered 500: the handler crashes",
+            "HOOK-02": r"with no Stripe-Signature header answered 500, expected a 4xx rejection",
+        },
+        app={"error_tracebacks": True, "webhook": {"missing_signature": "crash"}},
+    ),
+    Twin(
         name="web-leftovers-exposed",
         description="A manual deploy copied .env, .git/, index.html.bak and a dump.sql into the web root, "
         "the dotfile deny rule was lost, and stub_status is public.",

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from fixtures.check import (
     EnvironmentModel,
     Exchange,
+    HttpCache,
     Need,
     Probe,
     api_answer_url,
@@ -162,12 +163,37 @@ def test_response_time_budgets(need: Need, probe: Probe, env: EnvironmentModel, 
     fail_on(problems)
 
 
+def _debug_markers(exchange: Exchange) -> list[str]:
+    return sorted({meaning for marker, meaning in DEBUG_MARKERS.items() if marker in exchange.text})
+
+
+def _leaks_in_the_run(http_cache: HttpCache, own: list[Exchange]) -> list[str]:
+    """The error answers (4xx, 5xx) other checks received that show a debugger or a traceback, once per
+    method and URL."""
+    seen = {(e.method, e.url) for e in own}
+    problems = []
+    for exchange, asker in http_cache.answers():
+        where = (exchange.method, exchange.url)
+        if exchange.status < 400 or where in seen:
+            continue
+        found = _debug_markers(exchange)
+        if found:
+            seen.add(where)
+            sender = f" (sent by {asker})" if asker else ""
+            problems.append(
+                f"{exchange.method} {exchange.url}{sender} answered {_answer(exchange)} showing "
+                f"{' and '.join(found)}: debug mode is on"
+            )
+    return problems
+
+
 @check(
     "APP-03",
     severity="critical",
     guide=["V: Debug Mode", "V: Application Won't Start"],
+    phase="last",
 )
-def test_debug_mode_is_off(need: Need, probe: Probe, env: EnvironmentModel) -> None:
+def test_debug_mode_is_off(need: Need, probe: Probe, http_cache: HttpCache) -> None:
     """Debug mode is off.
 
     Rationale: `flask run --debug` and FLASK_DEBUG=1 (V: Debug Mode) put the Werkzeug debugger in
@@ -175,24 +201,34 @@ def test_debug_mode_is_off(need: Need, probe: Probe, env: EnvironmentModel) -> N
     Python code on the server (guarded by a PIN that leaks through the same pages). Django's
     DEBUG = True prints settings and URLconfs on every 404 and 500. The API's answer to an unknown
     route must show none of these markers, and `/console` (at the API host's root and under
-    api.url) must not serve the debugger; under api.url it must answer 404.
+    api.url) must not serve the debugger; under api.url it must answer 404. A debug page often
+    shows only on the error that one path produces (a webhook that crashes without its signature
+    header, behind error handlers that answer a clean JSON 404), so every 4xx and 5xx answer that
+    any check of the run received is read too: this check runs after the others, and the message
+    names the request (method, URL, and the check that sent it). It reads the answers of its own
+    process: under xdist (-n) that is the checks of its worker, and a run of APP-03 alone (-k)
+    sees only its own probes.
 
     Fix: never run the development server or debug mode in production: FLASK_DEBUG unset or 0,
-    app.run(debug=False), no DebuggedApplication in the WSGI entry point; Django DEBUG = False.
-    Serve the app with gunicorn.
+    app.run(debug=False), no DebuggedApplication in the WSGI entry point (not even with
+    evalex=False); Django DEBUG = False, and no technical_500_response for "internal" callers
+    (behind a proxy, INTERNAL_IPS matches every request). Serve the app with gunicorn, and let
+    unexpected errors answer a plain 500 that is logged, not shown.
     """
     api_url = need("api.url").rstrip("/")
     console_under_api = api_url + "/console"
     urls = list(dict.fromkeys([api_url + UNKNOWN_ROUTE, _origin(api_url) + "/console", console_under_api]))
     problems = []
+    own = []
     for url in urls:
         answer = probe.get(url)
-        found = sorted({meaning for marker, meaning in DEBUG_MARKERS.items() if marker in answer.text})
+        own.append(answer)
+        found = _debug_markers(answer)
         if found:
-            problems.append(f"{url} answered {_answer(answer)} showing {' and '.join(found)}: debug mode is on")
+            problems.append(f"GET {url} answered {_answer(answer)} showing {' and '.join(found)}: debug mode is on")
         elif url == console_under_api and answer.status != 404:
-            problems.append(f"{url} answered {_answer(answer)}; expected 404")
-    fail_on(problems)
+            problems.append(f"GET {url} answered {_answer(answer)}; expected 404")
+    fail_on(problems + _leaks_in_the_run(http_cache, own))
 
 
 @check(
