@@ -77,6 +77,35 @@ TWINS = [
         },
     ),
     Twin(
+        name="cors-dev-origins-left",
+        description="The production CORS list still holds the team's dev servers (Angular on 4200, a "
+        "mock API on 4100, Storybook-style tools on 4000, Django's runserver on 8000), each also as the "
+        "http://0.0.0.0:<port> address the dev server printed; not the guide's :3000.",
+        guide=f"{H}: CORS Configuration",
+        breaks={
+            "CORS-04": r"http://localhost:4000 is allowed in production.*http://localhost:4100 is allowed.*"
+            r"http://localhost:4200 is allowed.*http://localhost:8000 is allowed.*"
+            r"http://0\.0\.0\.0:4000 is allowed.*http://0\.0\.0\.0:4100 is allowed.*"
+            r"http://0\.0\.0\.0:4200 is allowed.*http://0\.0\.0\.0:8000 is allowed",
+        },
+        app={
+            "cors": {
+                "origins": [
+                    "https://app.preflight.test",
+                    "https://www.preflight.test",
+                    "http://localhost:4100",
+                    "http://localhost:4000",
+                    "http://localhost:4200",
+                    "http://localhost:8000",
+                    "http://0.0.0.0:4100",
+                    "http://0.0.0.0:4000",
+                    "http://0.0.0.0:4200",
+                    "http://0.0.0.0:8000",
+                ]
+            }
+        },
+    ),
+    Twin(
         name="cors-no-vary",
         description="CORS answers depend on Origin but carry no Vary: Origin "
         "(Flask-CORS vary_header=False): shared caches mix up origins.",
