@@ -455,8 +455,8 @@ def test_certificate_is_valid(need: Need, env: EnvironmentModel, env_file: Envir
     critical: renewal is failing and the outage is days away. An expired intermediate is easy to
     miss: a browser that has cached the CA's renewed intermediate, or an OpenSSL that builds the
     path from its trust store first, still connects, while clients that build the chain from what
-    the server sends (older OpenSSL and Android, Java, payment providers' webhooks) fail, as they
-    did when the AddTrust cross-signed intermediate expired in 2020. The message names each
+    the server sends (OpenSSL before 1.1.0, GnuTLS of that time, older devices) fail, as they did
+    when the AddTrust External CA Root and its cross-signed intermediate expired in May 2020. The message names each
     certificate by its subject and its position in the presented chain. tls.verify does not turn
     this check off.
 
