@@ -67,4 +67,15 @@ TWINS = [
         app={"trust_proxy": False},
         frameworks=("flask-site",),
     ),
+    Twin(
+        name="site-debug-on",
+        description="The Django site runs with DEBUG = True (V: Debug Mode): an unknown page answers Django's "
+        "technical 404, which lists the URLconf; there is no API whose errors would show it.",
+        guide=f"{V}: Debug Mode",
+        breaks={
+            "APP-03": r"GET \S+/preflight-no-such-route answered 404 text/html showing .*Django's technical 404 page"
+        },
+        app={"debug": True},
+        frameworks=("django-site",),
+    ),
 ]

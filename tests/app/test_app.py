@@ -193,14 +193,14 @@ def _leaks_in_the_run(http_cache: HttpCache, own: list[Exchange]) -> list[str]:
     guide=["V: Debug Mode", "V: Application Won't Start"],
     phase="last",
 )
-def test_debug_mode_is_off(need: Need, probe: Probe, http_cache: HttpCache) -> None:
+def test_debug_mode_is_off(need: Need, probe: Probe, env: EnvironmentModel, http_cache: HttpCache) -> None:
     """Debug mode is off.
 
     Rationale: `flask run --debug` and FLASK_DEBUG=1 (V: Debug Mode) put the Werkzeug debugger in
     front of the app: error pages show the source and local variables, and its console runs any
     Python code on the server (guarded by a PIN that leaks through the same pages). Django's
     DEBUG = True prints settings and URLconfs on every 404 and 500. The API's answer to an unknown
-    route must show none of these markers, and `/console` (at the API host's root and under
+    route (the site's, when there is no api.url) must show none of these markers, and `/console` (at the API host's root and under
     api.url) must not serve the debugger; under api.url it must answer 404. A debug page often
     shows only on the error that one path produces (a webhook that crashes without its signature
     header, behind error handlers that answer a clean JSON 404), so every 4xx and 5xx answer that
@@ -215,9 +215,14 @@ def test_debug_mode_is_off(need: Need, probe: Probe, http_cache: HttpCache) -> N
     (behind a proxy, INTERNAL_IPS matches every request). Serve the app with gunicorn, and let
     unexpected errors answer a plain 500 that is logged, not shown.
     """
-    api_url = need("api.url").rstrip("/")
-    console_under_api = api_url + "/console"
-    urls = list(dict.fromkeys([api_url + UNKNOWN_ROUTE, _origin(api_url) + "/console", console_under_api]))
+    api_url = (env.lookup("api.url") or "").rstrip("/")
+    if api_url:
+        console_under_api = api_url + "/console"
+        urls = list(dict.fromkeys([api_url + UNKNOWN_ROUTE, _origin(api_url) + "/console", console_under_api]))
+    else:  # a site with no API: the unknown page and the console of the application that renders it
+        web_url = need("web.url").rstrip("/")
+        console_under_api = ""
+        urls = [web_url + UNKNOWN_ROUTE, _origin(web_url) + "/console"]
     problems = []
     own = []
     for url in urls:
