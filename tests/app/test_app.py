@@ -198,16 +198,16 @@ def test_debug_mode_is_off(need: Need, probe: Probe, env: EnvironmentModel, http
 
     Rationale: `flask run --debug` and FLASK_DEBUG=1 (V: Debug Mode) put the Werkzeug debugger in
     front of the app: error pages show the source and local variables, and its console runs any
-    Python code on the server (guarded by a PIN that leaks through the same pages). Django's
-    DEBUG = True prints settings and URLconfs on every 404 and 500. The API's answer to an unknown
-    route (the site's, when there is no api.url) must show none of these markers, and `/console` (at the API host's root and under
-    api.url) must not serve the debugger; under api.url it must answer 404. A debug page often
-    shows only on the error that one path produces (a webhook that crashes without its signature
-    header, behind error handlers that answer a clean JSON 404), so every 4xx and 5xx answer that
-    any check of the run received is read too: this check runs after the others, and the message
-    names the request (method, URL, and the check that sent it). It reads the answers of its own
-    process: under xdist (-n) that is the checks of its worker, and a run of APP-03 alone (-k)
-    sees only its own probes.
+    Python code on the server (guarded by a PIN that leaks through the same pages). Django's DEBUG =
+    True prints settings and URLconfs on every 404 and 500. The API's answer to an unknown route
+    (the site's, when there is no api.url) must show none of these markers, and `/console` (at the
+    API host's root and under api.url) must not serve the debugger; under api.url it must answer
+    404. A debug page often shows only on the error that one path produces (a webhook that crashes
+    without its signature header, behind error handlers that answer a clean JSON 404), so every 4xx
+    and 5xx answer that any check of the run received is read too: this check runs after the others,
+    and the message names the request (method, URL, and the check that sent it). It reads the
+    answers of its own process: under xdist (-n) that is the checks of its worker, and a run of
+    APP-03 alone (-k) sees only its own probes.
 
     Fix: never run the development server or debug mode in production: FLASK_DEBUG unset or 0,
     app.run(debug=False), no DebuggedApplication in the WSGI entry point (not even with
