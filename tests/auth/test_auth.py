@@ -275,14 +275,16 @@ def test_login_is_rate_limited(
         )
     attempts = int(inputs["attempts"]) - 1
     result = burst(http_cache, login.method, url, count=attempts, concurrency=int(inputs["concurrency"]), **options)
-    if result.error:
-        fail(f"the login burst could not complete: {result.error} ({result.summary()})")
     if result.statuses[LIMITED]:
         return
     failed = result.statuses[status]
+    # A login that hashes passwords slows down under the burst until it stops answering: not limited either.
+    stopped = (
+        f", then {result.error}: the logins overloaded the server instead of being limited" if result.error else ""
+    )
     fail(
         f"{result.summary()}: none answered 429 after {failed + 1} failed logins (a failed login answers {status} "
-        "here); expected the login rate limit (nginx limit_req zone=login with limit_req_status 429)"
+        f"here){stopped}; expected the login rate limit (nginx limit_req zone=login with limit_req_status 429)"
     )
 
 
