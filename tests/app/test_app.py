@@ -191,7 +191,7 @@ def _leaks_in_the_run(http_cache: HttpCache, own: list[Exchange]) -> list[str]:
     "APP-03",
     severity="critical",
     guide=["V: Debug Mode", "V: Application Won't Start"],
-    phase="last",
+    phase="review",
 )
 def test_debug_mode_is_off(need: Need, probe: Probe, env: EnvironmentModel, http_cache: HttpCache) -> None:
     """Debug mode is off.
@@ -204,7 +204,7 @@ def test_debug_mode_is_off(need: Need, probe: Probe, env: EnvironmentModel, http
     API host's root and under api.url) must not serve the debugger; under api.url it must answer
     404. A debug page often shows only on the error that one path produces (a webhook that crashes
     without its signature header, behind error handlers that answer a clean JSON 404), so every 4xx
-    and 5xx answer that any check of the run received is read too: this check runs after the others,
+    and 5xx answer that any check of the run received is read too: this check runs after the others (before the bursts),
     and the message names the request (method, URL, and the check that sent it). It reads the
     answers of its own process: under xdist (-n) that is the checks of its worker, and a run of
     APP-03 alone (-k) sees only its own probes.
