@@ -19,5 +19,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     queries = len(database.queries) if database is not None else 0
     if cache is not None or database is not None or instances:
         asked, sent = (cache.asked, cache.sent) if cache is not None else (0, 0)
+        unused = len(cache.unused()) if cache is not None else 0
         commands = sum(len(instance.sent) for instance in instances)
-        terminalreporter.line(f"BENCH asked={asked} sent={sent} queries={queries} redis={commands}")
+        terminalreporter.line(f"BENCH asked={asked} sent={sent} unused={unused} queries={queries} redis={commands}")

@@ -117,3 +117,13 @@ def test_blocked_on_its_twin(twin_runs, twin: str, check_id: str, root: str) -> 
     )
     failed = [c["id"] for c in run.document["checks"] if c["outcome"] == "failed"]
     assert check_id not in failed and root in failed
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_prefetch_sends_nothing_no_check_asks(request, framework: str) -> None:
+    """Probe early, but no more: every exchange sent ahead of the checks is one that a check then asked for."""
+    good_runs = request.getfixturevalue("good_runs")
+    if framework not in good_runs:
+        pytest.skip(f"framework {framework} is not selected by --frameworks")
+    http = good_runs[framework].document["http"]
+    assert http["unused_prefetches"] == 0, http

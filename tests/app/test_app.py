@@ -6,11 +6,11 @@ import datetime as dt
 import json
 import re
 import statistics
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from fixtures.check import (
+    Ask,
     EnvironmentModel,
     Exchange,
     HttpCache,
@@ -138,13 +138,8 @@ def test_response_time_budgets(need: Need, probe: Probe, env: EnvironmentModel, 
     pg_stat_statements, N+1 queries, missing indexes, CPU and memory on the hosts) and fix it:
     eager loading, an index, caching, more workers.
     """
-    web_url = need("web.url").rstrip("/")
-    pages = [web_url + "/"] + [web_url + route for route in env.lookup("web.spa_routes") or []]
-    apis: list[str] = []
-    api_url = env.lookup("api.url")
-    if api_url:
-        paths = [env.lookup("api.health"), env.lookup("api.cors.path"), *inputs["api_paths"]]
-        apis = list(dict.fromkeys(join_url(api_url, p) for p in paths if p))
+    need("web.url")
+    pages, apis = _timed(env, inputs)
     samples = max(1, int(inputs["samples"]))
     problems = []
     for kind, urls, budget_key in (("page", pages, "page_budget_seconds"), ("API", apis, "api_budget_seconds")):
@@ -187,6 +182,72 @@ def _leaks_in_the_run(http_cache: HttpCache, own: list[Exchange]) -> list[str]:
     return problems
 
 
+def _timed(env: EnvironmentModel, inputs: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """APP-02's (page URLs, API URLs)."""
+    web_url = env.web.url.rstrip("/") if env.web else ""
+    pages = [web_url + "/"] + [web_url + route for route in env.lookup("web.spa_routes") or []]
+    apis: list[str] = []
+    api_url = env.lookup("api.url")
+    if api_url:
+        paths = [env.lookup("api.health"), env.lookup("api.cors.path"), *inputs["api_paths"]]
+        apis = list(dict.fromkeys(join_url(api_url, p) for p in paths if p))
+    return pages, apis
+
+
+def _timed_urls(env: EnvironmentModel, inputs: dict[str, Any]) -> list[str]:
+    pages, apis = _timed(env, inputs)
+    return list(dict.fromkeys(pages + apis))
+
+
+def _debug_urls(env: EnvironmentModel) -> tuple[list[str], str]:
+    """(APP-03's own URLs, the console under api.url or ""): the API's, or a site's with no API."""
+    api_url = (env.lookup("api.url") or "").rstrip("/")
+    if api_url:
+        console_under_api = api_url + "/console"
+        return list(dict.fromkeys([api_url + UNKNOWN_ROUTE, _origin(api_url) + "/console", console_under_api])), (
+            console_under_api
+        )
+    # A site with no API: the unknown page and the console of the application that renders it.
+    web_url = (env.lookup("web.url") or "").rstrip("/")
+    return ([web_url + UNKNOWN_ROUTE, _origin(web_url) + "/console"] if web_url else []), ""
+
+
+def prefetch(env: EnvironmentModel, inputs: Any) -> list[Ask]:
+    """What the selected APP checks ask: health URLs, the timing samples, the debug and exposure probes,
+    the Date probes and the unknown API route."""
+    web_url, api_url = env.lookup("web.url"), env.lookup("api.url")
+    asks: list[Ask] = []
+    if inputs("APP-01") is not None:
+        asks += [
+            Ask("GET", join_url(b, h))
+            for b, h in ((web_url, env.lookup("web.health")), (api_url, env.lookup("api.health")))
+            if b and h
+        ]
+    timing = inputs("APP-02")
+    if timing is not None and web_url:
+        for url in _timed_urls(env, timing):
+            asks += [
+                Ask("GET", url, (("X-Preflight-Sample", str(n)),)) for n in range(1, max(1, int(timing["samples"])) + 1)
+            ]
+    if inputs("APP-03") is not None:
+        asks += [Ask("GET", url) for url in _debug_urls(env)[0]]
+    exposed = inputs("APP-04")
+    if exposed is not None and web_url:
+        origins = dict.fromkeys(_origin(u) for u in (web_url, api_url) if u)
+        asks += [Ask("GET", web_url.rstrip("/") + "/")] + [
+            Ask("GET", join_url(o, p)) for o in origins for p in exposed["paths"]
+        ]
+    if inputs("APP-05") is not None and web_url:
+        asks += [
+            Ask("GET", u, (("Cache-Control", "no-cache"),))
+            for u in (web_url.rstrip("/") + "/", api_answer_url(env))
+            if u
+        ]
+    if inputs("APP-06") is not None and api_url:
+        asks.append(Ask("GET", api_url.rstrip("/") + UNKNOWN_ROUTE))
+    return asks
+
+
 @check(
     "APP-03",
     severity="critical",
@@ -215,14 +276,9 @@ def test_debug_mode_is_off(need: Need, probe: Probe, env: EnvironmentModel, http
     (behind a proxy, INTERNAL_IPS matches every request). Serve the app with gunicorn, and let
     unexpected errors answer a plain 500 that is logged, not shown.
     """
-    api_url = (env.lookup("api.url") or "").rstrip("/")
-    if api_url:
-        console_under_api = api_url + "/console"
-        urls = list(dict.fromkeys([api_url + UNKNOWN_ROUTE, _origin(api_url) + "/console", console_under_api]))
-    else:  # a site with no API: the unknown page and the console of the application that renders it
-        web_url = need("web.url").rstrip("/")
-        console_under_api = ""
-        urls = [web_url + UNKNOWN_ROUTE, _origin(web_url) + "/console"]
+    if not env.lookup("api.url"):
+        need("web.url")
+    urls, console_under_api = _debug_urls(env)
     problems = []
     own = []
     for url in urls:
@@ -315,10 +371,10 @@ def test_clocks_agree(need: Need, probe: Probe, env: EnvironmentModel, inputs: d
     allowed = float(inputs["max_skew_seconds"])
     problems = []
     for url in dict.fromkeys(urls):
-        before = time.time()
-        # A fresh request (not a cached answer from earlier in the run) that asks for no cache.
+        # A request of its own (not another check's answer) that asks for no cache; sent early (prefetch),
+        # so the runner's clock is read at the times the exchange itself recorded.
         answer = probe.get(url, headers={"Cache-Control": "no-cache"})
-        after = time.time()
+        before, after = answer.sent_at, answer.sent_at + answer.elapsed
         date = http_date(answer.header("date"))
         if date is None:
             problems.append(f"{url} answered without a valid Date header ({answer.header('date')!r})")

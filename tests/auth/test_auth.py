@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from fixtures.check import (
     LIMITED,
+    Ask,
     EnvironmentModel,
     Exchange,
     HttpCache,
@@ -57,6 +58,19 @@ def _login_pages(env: EnvironmentModel) -> set[str]:
     if login is not None:
         found |= {login.path, login.csrf.page if login.csrf else None}
     return {urlsplit(site_url(env, path)).path for path in found if path}
+
+
+def prefetch(env: EnvironmentModel, inputs: Any) -> list[Ask]:
+    """AUTH-01's anonymous requests and AUTH-03's health URL (the rest needs the session or a burst)."""
+    asks: list[Ask] = []
+    if inputs("AUTH-01") is not None:
+        routes = env.api.auth.protected if env.api and env.api.auth else []
+        asks += [Ask("GET", join_url(env.api.url, route)) for route in routes] if env.api else []
+        asks += [Ask("GET", site_url(env, page)) for page in (env.web.pages if env.web else [])]
+    health = env.lookup("api.auth.health")
+    if inputs("AUTH-03") is not None and health:
+        asks.append(Ask("GET", join_url(env.api.url, health)))
+    return asks
 
 
 @check(

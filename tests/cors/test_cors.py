@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fixtures.check import (
+    Ask,
     EnvironmentModel,
     Exchange,
     Need,
@@ -53,10 +54,18 @@ class Target:
 
 def _target(need: Need, env: EnvironmentModel) -> Target:
     """The API as CORS sees it; not applicable when api.cors is not declared (a same-origin API)."""
-    api_url = need("api.url").rstrip("/")
-    cors = env.lookup("api.cors")
-    if cors is None:
+    need("api.url")
+    target = _target_of(env)
+    if target is None:
         not_applicable(f"api.cors is not declared: {SAME_ORIGIN}", key="api.cors")
+    return target
+
+
+def _target_of(env: EnvironmentModel) -> Target | None:
+    cors = env.lookup("api.cors")
+    if cors is None or env.api is None:
+        return None
+    api_url = env.api.url.rstrip("/")
     path = cors.path if not cors.path or cors.path.startswith("/") else "/" + cors.path
     methods = [m.upper() for m in cors.methods]
     method = "POST" if "POST" in methods else next((m for m in methods if m not in SIMPLE_METHODS), "POST")
@@ -81,15 +90,40 @@ def _cross_origin(need: Need, env: EnvironmentModel) -> tuple[Target, str]:
     return target, target.cross[0]
 
 
-def _preflight(probe: Probe, target: Target, origin: str) -> Exchange:
+def _preflight_headers(target: Target, origin: str) -> dict[str, str]:
     headers = {"Origin": origin, "Access-Control-Request-Method": target.method}
     if target.headers:
         headers["Access-Control-Request-Headers"] = ",".join(target.headers)
-    return probe.fetch("OPTIONS", target.url, headers)
+    return headers
+
+
+def _preflight(probe: Probe, target: Target, origin: str) -> Exchange:
+    return probe.fetch("OPTIONS", target.url, _preflight_headers(target, origin))
 
 
 def _actual(probe: Probe, target: Target, origin: str) -> Exchange:
     return probe.get(target.url, headers={"Origin": origin})
+
+
+def prefetch(env: EnvironmentModel, inputs: Any) -> list[Ask]:
+    """The preflights and GETs the selected CORS checks make: from the first cross-origin caller, from
+    hostile origins, and CORS-04's first stage."""
+    target = _target_of(env)
+    if target is None:
+        return []
+    origins: list[str] = []
+    if target.cross and any(inputs(f"CORS-0{n}") is not None for n in (1, 2, 5, 6)):
+        origins += [target.cross[0], EVIL]
+    if inputs("CORS-02") is not None or inputs("CORS-03") is not None:
+        origins += [origin for origin, _ in _hostile_origins(target)]
+    asks = [Ask("OPTIONS", target.url, tuple(_preflight_headers(target, o).items())) for o in dict.fromkeys(origins)]
+    asks += [Ask("GET", target.url, (("Origin", o),)) for o in dict.fromkeys(origins)]
+    sweep = inputs("CORS-04")
+    if env.production and sweep is not None and not sweep["full_sweep"]:
+        hosts, ports = list(sweep["dev_hosts"]), [int(port) for port in sweep["dev_ports"]]
+        first = development_origins(("http",), hosts, ports) + list(sweep["dev_origins"])
+        asks += [Ask("OPTIONS", target.url, tuple(_preflight_headers(target, o).items())) for o in first]
+    return asks
 
 
 def _value(exchange: Exchange, name: str) -> str:

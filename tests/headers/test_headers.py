@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fixtures.check import EnvironmentModel, Exchange, Need, Probe, api_answer_url, check, fail_on
+from fixtures.check import Ask, EnvironmentModel, Exchange, Need, Probe, api_answer_url, check, fail_on
 
 CSP = "Content-Security-Policy"
 # A version after a product token: nginx/1.22.1, Apache/2.4.57 (Debian), gunicorn/21.2.0, PHP/8.2.
@@ -23,6 +23,22 @@ def _api(env: EnvironmentModel, probe: Probe) -> tuple[str, Exchange] | None:
     """The API's health answer (else its base URL), through the same cache as the other checks."""
     url = api_answer_url(env)
     return (url, probe.get(url)) if url else None
+
+
+def prefetch(env: EnvironmentModel, inputs: Any) -> list[Ask]:
+    """The shell, the API's answer, and HDR-05's missing asset."""
+    if env.web is None or not any(inputs(f"HDR-0{n}") is not None for n in range(1, 6)):
+        return []
+    urls = [env.web.url.rstrip("/") + "/", api_answer_url(env)]
+    if inputs("HDR-05") is not None:
+        urls.append(_missing_asset(env))
+    return [Ask("GET", url) for url in urls if url]
+
+
+def _missing_asset(env: EnvironmentModel) -> str:
+    """A missing asset: nginx's own 404 page (the SPA fallback does not cover asset prefixes)."""
+    prefixes = env.lookup("web.asset_prefixes") or ["/"]
+    return env.web.url.rstrip("/") + "/" + prefixes[0].strip("/") + "/preflight-missing.js"
 
 
 def _answers(need: Need, env: EnvironmentModel, probe: Probe) -> list[tuple[str, Exchange]]:
@@ -207,9 +223,7 @@ def test_no_version_banner(need: Need, probe: Probe, env: EnvironmentModel) -> N
     (`proxy_hide_header X-Powered-By;`).
     """
     answers = _answers(need, env, probe)
-    prefixes = env.lookup("web.asset_prefixes") or ["/"]
-    # A missing asset: nginx's own 404 page (the SPA fallback does not cover asset prefixes).
-    missing = need("web.url").rstrip("/") + "/" + prefixes[0].strip("/") + "/preflight-missing.js"
+    missing = _missing_asset(env)
     answers.append((missing, probe.get(missing)))
     problems = []
     for url, answer in answers:

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from fixtures.check import (
+    Ask,
     EnvironmentModel,
     Exchange,
     Probe,
@@ -240,6 +241,51 @@ def _looks_like_source_map(exchange) -> bool:
     return head.startswith((b"{", b")]}")) or b'"mappings"' in head
 
 
+def prefetch(env: EnvironmentModel, inputs: Any) -> list[Ask]:
+    """What the selected SPA checks ask: the shell or landing page and the deep links, the made-up assets
+    and API path, the logged-in pages; once a page is here, the assets it references (SPA-04/05/06)."""
+    if env.web is None:
+        return []
+    base = _base(env.web.url)
+    assets = any(inputs(c) is not None for c in ("SPA-04", "SPA-05", "SPA-06"))
+    compressed = inputs("SPA-05")
+    smallest = int(compressed["min_bytes"]) if compressed is not None else None
+    follow = (lambda page: _asset_asks(page, smallest)) if assets else None
+    asks = [Ask("GET", base + "/", then=follow)]
+    if env.web.kind == "spa":
+        asks += [Ask("GET", base + route) for route in env.web.spa_routes]
+    elif assets and env.session is not None and env.session.login is not None:
+        asks += [Ask("GET", site_url(env, page), logged_in=True, then=follow) for page in env.web.pages]
+    if inputs("SPA-02") is not None:
+        asks += [Ask("GET", base + _missing_asset(prefix)) for prefix in env.web.asset_prefixes]
+    if inputs("SPA-07") is not None and env.web.api_prefix:
+        asks.append(Ask("GET", base + f"{_dir(env.web.api_prefix)}preflight-missing-{RUN_TOKEN}"))
+    return asks
+
+
+def _asset_asks(page: Exchange, smallest: int | None) -> list[Ask]:
+    """A page's assets as SPA-04/05/06 ask for them: plain, then compressed when SPA-05 will ask (over
+    min_bytes), and their source maps."""
+    if not _is_page(page):
+        return []
+    scripts, styles = _same_origin_assets(page.url, page.text)
+    asks = _compressed(page, smallest)
+    for url in scripts + styles:
+        asks += [Ask("GET", url, then=lambda asset: _compressed(asset, smallest)), Ask("GET", url + ".map")]
+    return asks
+
+
+def _compressed(answer: Exchange, smallest: int | None) -> list[Ask]:
+    if smallest is None or answer.status != 200 or len(answer.body) <= smallest:
+        return []
+    return [Ask("GET", answer.url, (*answer.request_headers, ("Accept-Encoding", "gzip, br")))]
+
+
+def _missing_asset(prefix: str) -> str:
+    ext = ".css" if "css" in prefix.lower() else ".js"
+    return f"{_dir(prefix)}missing-{RUN_TOKEN}{ext}"
+
+
 # --- checks ---------------------------------------------------------------------------------------
 
 
@@ -309,8 +355,7 @@ def test_missing_asset_is_a_404(need, probe) -> None:
     prefixes = need("web.asset_prefixes")
     problems = []
     for prefix in prefixes:
-        ext = ".css" if "css" in prefix.lower() else ".js"
-        path = f"{_dir(prefix)}missing-{RUN_TOKEN}{ext}"
+        path = _missing_asset(prefix)
         answer = probe.get(base + path)
         if answer.status == 404:
             continue

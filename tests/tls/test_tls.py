@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from fixtures.check import (
+    Ask,
     Environment,
     EnvironmentModel,
     Exchange,
@@ -627,6 +628,15 @@ def test_app_knows_it_is_behind_https(
     for url in logged_in if session is not None else []:
         problems += _http_links(url, probe.get(url, headers=session.headers()), hosts, " (logged in)")
     fail_on(problems)
+
+
+def prefetch(env: EnvironmentModel, inputs: Any) -> list[Ask]:
+    """TLS-05's anonymous and logged-in answers."""
+    selected = inputs("TLS-05")
+    if selected is None:
+        return []
+    anonymous, logged_in = _tls05_targets(env, selected)
+    return [Ask("GET", url) for url in anonymous] + [Ask("GET", url, logged_in=True) for url in logged_in]
 
 
 def _tls05_targets(env: EnvironmentModel, inputs: dict[str, Any]) -> tuple[list[str], list[str]]:
