@@ -112,7 +112,8 @@ def free_port() -> int:
 
 
 class Listener:
-    """A TCP server on loopback that misbehaves: it never answers, or resets every connection."""
+    """A TCP server on loopback that misbehaves: it never answers (hang), resets every connection (reset), or
+    answers plain HTTP a byte at a time (trickle)."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -139,6 +140,19 @@ class Listener:
                 conn.close()
             else:
                 self.held.append(conn)
+                if self.mode == "trickle":
+                    threading.Thread(target=self.trickle, args=(conn,), daemon=True).start()
+
+    def trickle(self, conn: socket.socket) -> None:
+        """A plain-HTTP answer, one byte every half second: each read succeeds, the answer never ends."""
+        answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100000
+        for byte in answer:
+            if self.stopping.wait(0.5):
+                return
+            try:
+                conn.sendall(bytes([byte]))
+            except OSError:
+                return
 
     def close(self) -> None:
         self.stopping.set()

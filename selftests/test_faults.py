@@ -109,3 +109,28 @@ def test_tls_failure_is_a_failure(stack: Stack, tmp_path: Path) -> None:
     for record in run.document["checks"]:
         assert record["outcome"] == "failed", record
         assert "certificate verify failed" in record["message"], record["message"]
+
+
+def test_a_trickling_answer_is_cut_at_the_deadline(tmp_path: Path) -> None:
+    """A server that sends a byte every half second never trips the read timeout; the whole-response
+    deadline (timeouts.response) ends the exchange, and the origin then answers every later exchange at
+    once with that cause."""
+    import re
+
+    trickle = Listener("trickle")
+    try:
+        env = write_env(
+            tmp_path / "trickle.yml",
+            {
+                "name": "trickle",
+                "timeouts": {"connect": 2, "read": 2, "response": 2},
+                "web": {"url": f"http://localhost:{trickle.port}", "spa_routes": ["/properties/42"]},
+            },
+        )
+        run = run_suite(env, tmp_path / "reports", "-k", "SPA-01 or SPA-03 or HDR-01")
+    finally:
+        trickle.close()
+    records = run.document["checks"]
+    assert records and all(r["outcome"] == "failed" for r in records), run.out[-3000:]
+    for record in records:
+        assert re.search(r"still arriving after 2s|no complete answer|stopped answering", record["message"]), record

@@ -71,10 +71,10 @@ def test_spa_renders(need: Need, env: EnvironmentModel, inputs: dict[str, Any], 
         ignore = [re.compile(pattern) for pattern in inputs["ignore"]]
     except (re.error, TypeError) as exc:
         fail(f"inputs.UI-01.ignore: not a list of regexes ({exc})")
-    base = (ui.url or need("web.url")).rstrip("/")
-    urls = [base + route for route in ui.routes]
-    api = (env.api.url,) if env.api and env.api.url else ()
-    visits, unavailable = _visit(urls, ui, env, env_file, api, float(inputs["render_wait"]))
+    if ui.url is None:
+        need("web.url")
+    key, work = _visits(env, env_file, inputs)
+    visits, unavailable = browser.early_or_now(key, work)
     if unavailable:  # outside the except block: one line, no chained traceback
         fail(f"UI-01 cannot run: {unavailable}")
     problems = [line for seen in visits for line in _problems(seen, ui.root_selector, ignore)]
@@ -83,6 +83,26 @@ def test_spa_renders(need: Need, env: EnvironmentModel, inputs: dict[str, Any], 
         f"headless Chromium, expected {ui.root_selector} to render with no uncaught exception, "
         "console error or failed API call:",
     )
+
+
+def prefetch(env: EnvironmentModel, inputs: Any, env_file: Environment) -> list[Any]:
+    """The browser starts with the run: UI-01's visits go on in a thread of their own while the other
+    checks run, and the check reads what they saw."""
+    selected = inputs("UI-01")
+    if env.ui is not None and selected is not None and (env.ui.url or env.web):
+        browser.start_early(*_visits(env, env_file, selected))
+    return []
+
+
+def _visits(env: EnvironmentModel, env_file: Environment, inputs: dict[str, Any]) -> tuple[str, Any]:
+    """(what is visited, as a key; the visit itself)."""
+    ui = env.ui
+    base = (ui.url or env.web.url).rstrip("/")
+    urls = [base + route for route in ui.routes]
+    api = (env.api.url,) if env.api and env.api.url else ()
+    settle = float(inputs["render_wait"])
+    key = repr((urls, ui.model_dump(), api, settle, str(env_file.path)))
+    return key, lambda: _visit(urls, ui, env, env_file, api, settle)
 
 
 def _visit(
