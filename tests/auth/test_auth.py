@@ -241,7 +241,7 @@ def test_auth_service_is_up(need: Need, probe: Probe) -> None:
     "AUTH-04",
     severity="high",
     guide=["H: DDoS Attacks", "H: Authentication Bypass"],
-    inputs={"attempts": 40, "concurrency": 8, "source_address": None, "recovery_seconds": 15},
+    inputs={"attempts": 40, "concurrency": 8, "per_second": 30, "source_address": None, "recovery_seconds": 15},
     intrusive=True,
     phase="burst",
     references=["nginx limit_req (zone=login)", "OWASP Authentication Cheat Sheet: login throttling"],
@@ -257,7 +257,8 @@ def test_login_is_rate_limited(
     in its own shape, or the form with a CSRF pair read from the login page), with made-up
     credentials. The first answer shows what a failed login looks like here (401, or the form
     again); a 400, a 403 (a CSRF rejection) or a 5xx is not a failed login, and the check says so.
-    Then up to `attempts` such logins over `concurrency` connections must end in 429. The burst
+    Then up to `attempts` such logins, over enough connections to send `per_second` a second at the
+    measured round trip (`concurrency` at least), must end in 429. The burst
     stops at the first 429 and waits, up to `recovery_seconds`, until logins are served again; it
     runs after every check that needs the session. `source_address` sends it from another local
     address of the runner.
@@ -288,7 +289,15 @@ def test_login_is_rate_limited(
             "the burst would not test the login's limit; check session.login (its body shape, its csrf field)"
         )
     attempts = int(inputs["attempts"]) - 1
-    result = burst(http_cache, login.method, url, count=attempts, concurrency=int(inputs["concurrency"]), **options)
+    result = burst(
+        http_cache,
+        login.method,
+        url,
+        count=attempts,
+        concurrency=int(inputs["concurrency"]),
+        per_second=float(inputs["per_second"]),
+        **options,
+    )
     if result.statuses[LIMITED]:
         return
     failed = result.statuses[status]

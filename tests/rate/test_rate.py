@@ -11,7 +11,14 @@ from fixtures.check import LIMITED, HttpCache, Need, burst, check, fail, join_ur
     "RATE-01",
     severity="medium",
     guide=["H: DDoS Attacks", "H: API Rate Limiting"],
-    inputs={"requests": 400, "concurrency": 4, "path": None, "source_address": None, "recovery_seconds": 15},
+    inputs={
+        "requests": 400,
+        "concurrency": 4,
+        "per_second": 120,
+        "path": None,
+        "source_address": None,
+        "recovery_seconds": 15,
+    },
     intrusive=True,
     phase="burst",
     references=["nginx limit_req (zone=api)"],
@@ -22,8 +29,10 @@ def test_api_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[str
     Rationale: an API without a request limit is taken down by one misbehaving client, a scraper
     or a small flood (the H guide's DDoS Attacks: "sudden traffic spikes, service
     unavailability"); every request reaches the app workers and the database. A burst of up to
-    `requests` GETs on `path` (default: api.health) over `concurrency` connections, more than the
-    limit's rate plus its burst allow, must get some 429 answers. The burst stops at the first
+    `requests` GETs on `path` (default: api.health), more than the limit's rate plus its burst
+    allow, must get some 429 answers. The first goes alone and measures the round trip; the rest go
+    over enough connections (`concurrency` at least, 32 at most) to send `per_second` requests a
+    second at that distance, so a runner 300 ms away still outruns the limit. The burst stops at the first
     429 and waits, up to `recovery_seconds`, until the API serves again; `source_address` sends
     it from another local address of the runner so that the rest of the run is not throttled.
 
@@ -43,6 +52,7 @@ def test_api_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[str
         concurrency=int(inputs["concurrency"]),
         source_address=inputs["source_address"],
         recover_within=float(inputs["recovery_seconds"]),
+        per_second=float(inputs["per_second"]),
     )
     if result.error:
         fail(f"the burst could not complete: {result.error} ({result.summary()})")
