@@ -56,9 +56,14 @@ lint: setup
 docs: setup
 	$(BIN)/python -m sandbox.catalogue > docs/CHECKS.md
 
+# Benchmarks print ratios and assert nothing; each run in them has a subprocess timeout (a hang guard).
+# distance.py: the suite against its sequential floor, and under 0-200 ms of added RTT (issue 14);
+# faults.py: a blackholed and a trickling target, in read timeouts.
 bench: setup
 	$(BIN)/python bench/probe_cache.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/distance.py
+	$(BIN)/python bench/faults.py
 
 clean:
 	rm -rf $(VENV) reports/*.html reports/*.xml reports/*.json
