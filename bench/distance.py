@@ -38,6 +38,7 @@ GOAL_100MS = 5.0
 # Without the bursts, a run does not wait for nginx's limit_req buckets (api: 30r/s, burst 60) to drain, and the
 # floor empties them faster than the suite: the next run from 127.0.0.1 would be answered 429. Not counted.
 SETTLE = 3.0
+TIMING = ("-p", "bench.timing")  # prints the checks' own time (setup + call + teardown), start-up excluded
 DURATIONS = ("--durations=0", "--durations-min=0.05")
 
 
@@ -111,7 +112,7 @@ def loopback(state: Path, folder: Path, repeat: int) -> None:
     runs, floors = [], []
     for _ in range(repeat):
         time.sleep(SETTLE)
-        runs.append(suite(state, "-k", LOOPBACK_K, "-p", "bench.capture", f"--bench-capture={capture}"))
+        runs.append(suite(state, "-k", LOOPBACK_K, "-p", "bench.capture", f"--bench-capture={capture}", *TIMING))
         time.sleep(SETTLE)
         floors.append(timed([sys.executable, "-m", "bench.floor", str(capture)]))
     time.sleep(SETTLE)
@@ -127,6 +128,11 @@ def loopback(state: Path, folder: Path, repeat: int) -> None:
     print(f"   floor (python -m bench.floor)     {floor:7.2f} s   of which the exchanges {replay:.2f} s")
     print(f"   suite / floor                     {wall / floor:7.2f}x  (goal <= 1.2x)")
     print(f"   suite / the floor's exchanges     {wall / replay:7.2f}x")
+    checks = [float(m[1]) for r in runs if (m := re.search(r"^BENCH .*checks=([\d.]+)", r.out, re.M))]
+    if checks:
+        spent = statistics.median(checks)
+        print(f"   the checks alone (pytest's durations, start-up and exit excluded) {spent:.2f} s")
+        print(f"   checks / the floor's exchanges    {spent / replay:7.2f}x")
     print(f"   suite's peak RSS                  {runs[-1].peak_mib:7.1f} MiB")
     print(floors[-1].out.rstrip())
 

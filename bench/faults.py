@@ -8,7 +8,7 @@ that target run (-k, default "SPA or HDR or TLS-02 or APP"). Prints each run's w
 read timeout, and the ratio of what it took beyond the refused run; the goal of issue 14 is at most 1.5 read
 timeouts per unreachable target. It asserts nothing: speed is measured here, not in the tests.
 
-    python bench/faults.py [--read 2] [-k EXPR] [--trickle-for 4]
+    python bench/faults.py [--read 2] [-k EXPR] [--trickle-for 8]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ TRICKLE = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Trickle: " + b"." * 
 class Fault:
     """A TCP server on 127.0.0.1 that never answers ("blackhole") or answers a byte a second ("trickle")."""
 
-    def __init__(self, mode: str, context: ssl.SSLContext | None = None, trickle_for: float = 4.0) -> None:
+    def __init__(self, mode: str, context: ssl.SSLContext | None = None, trickle_for: float = 8.0) -> None:
         self.mode, self.context, self.trickle_for = mode, context, trickle_for
         self.sock = socket.create_server(("127.0.0.1", 0), backlog=128)
         self.sock.settimeout(0.5)
@@ -125,7 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--read", type=float, default=2.0, help="the connect and read timeouts, s (default: 2)")
     parser.add_argument("-k", dest="checks", default=CHECKS, help=f"the checks (default: {CHECKS!r})")
-    parser.add_argument("--trickle-for", type=float, default=4.0, help="the trickle closes after this, s (default: 4)")
+    parser.add_argument("--trickle-for", type=float, default=8.0, help="the trickle closes after this, s (default: 8)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="preflight-faults-") as name:
         folder = Path(name)
