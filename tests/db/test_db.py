@@ -7,12 +7,16 @@ import re
 from typing import Any
 
 from fixtures.check import (
+    Database,
+    EnvironmentModel,
+    Statement,
     alembic_heads,
     blocked_by,
     check,
     end_of_life,
     fail_on,
     not_applicable,
+    prefetch_sql,
     relation,
     unique_key,
 )
@@ -33,6 +37,9 @@ def _normal(expression: str) -> str:
     return re.sub(r"::\w+(\(\d+\))?", "", expression.replace('"', "").replace(" ", "").lower())
 
 
+VERSION = "SELECT 1, current_setting('server_version_num')::int, current_setting('server_version')"
+
+
 @check(
     "DB-01",
     severity="critical",
@@ -40,6 +47,7 @@ def _normal(expression: str) -> str:
     inputs={"eol_warning_days": 0},
     references=["https://www.postgresql.org/support/versioning/"],
 )
+@prefetch_sql(lambda env, inputs: [(VERSION, ())])
 def test_database_reachable(db, env, inputs) -> None:
     """The database is reachable and its PostgreSQL version is supported.
 
@@ -51,9 +59,7 @@ def test_database_reachable(db, env, inputs) -> None:
     $DATABASE_URL -c "SELECT 1"`), the firewall and pg_hba.conf; plan the upgrade of an
     end-of-life major version (pg_upgrade, or a logical dump and restore).
     """
-    one, number, version = db.rows(
-        "SELECT 1, current_setting('server_version_num')::int, current_setting('server_version')"
-    )[0]
+    one, number, version = db.rows(VERSION)[0]
     problems = [] if one == 1 else [f"SELECT 1 on {db.where} answered {one!r}"]
     major = number // 10000
     eol = end_of_life(major)
@@ -66,12 +72,30 @@ def test_database_reachable(db, env, inputs) -> None:
     fail_on(problems)
 
 
+MIGRATION_TABLES = "SELECT to_regclass('alembic_version') IS NOT NULL, to_regclass('django_migrations') IS NOT NULL"
+ALEMBIC_VERSION = "SELECT version_num FROM alembic_version"
+DJANGO_APPLIED = "SELECT app || '.' || name FROM django_migrations"
+
+
+def _migration_reads(env: EnvironmentModel, inputs: dict[str, Any]) -> list[Statement]:
+    declared = env.database.migrations if env.database else None
+    if declared is None:
+        return []
+    reads: list[Statement] = [(MIGRATION_TABLES, ())]
+    if declared.head or declared.alembic:
+        reads.append((ALEMBIC_VERSION, ()))
+    if declared.django:
+        reads.append((DJANGO_APPLIED, ()))
+    return reads
+
+
 @check(
     "DB-02",
     severity="high",
     guide=["V: Migration Errors", 'V: "Table already exists" Error'],
     references=["alembic: ScriptDirectory.get_heads", "django: showmigrations"],
 )
+@prefetch_sql(_migration_reads)
 def test_migrations_at_head(need, db, env_file) -> None:
     """Migrations are at head.
 
@@ -102,15 +126,13 @@ def test_migrations_at_head(need, db, env_file) -> None:
             if declared.head and declared.head != heads[0]:
                 problems.append(f"the declared head {declared.head} is not the head of {folder} ({heads[0]})")
             expected = expected or heads[0]
-    has_alembic, has_django = db.rows(
-        "SELECT to_regclass('alembic_version') IS NOT NULL, to_regclass('django_migrations') IS NOT NULL"
-    )[0]
+    has_alembic, has_django = db.rows(MIGRATION_TABLES)[0]
     if expected:
         source = f"computed from {declared.alembic}" if not declared.head else "declared"
         if not has_alembic:
             problems.append(f"{db.where} has no alembic_version table: no migration was ever applied (head {expected})")
         else:
-            current = sorted(row[0] for row in db.rows("SELECT version_num FROM alembic_version"))
+            current = sorted(row[0] for row in db.rows(ALEMBIC_VERSION))
             if current != [expected]:
                 shown = ", ".join(current) or "empty"
                 problems.append(f"alembic_version on {db.where} is {shown}; expected the head {expected} ({source})")
@@ -118,7 +140,7 @@ def test_migrations_at_head(need, db, env_file) -> None:
         if not has_django:
             problems.append(f"{db.where} has no django_migrations table: no Django migration was ever applied")
         else:
-            applied = {row[0] for row in db.rows("SELECT app || '.' || name FROM django_migrations")}
+            applied = {row[0] for row in db.rows(DJANGO_APPLIED)}
             missing = [name for name in declared.django if name not in applied]
             if missing:
                 problems.append(
@@ -143,9 +165,9 @@ def test_database_writable(db) -> None:
     Fix: ALTER DATABASE <db> SET default_transaction_read_only = off (or RESET it, also for roles:
     ALTER ROLE ... RESET default_transaction_read_only); point the DSN at the primary.
     """
-    db.connect()
+    default_read_only, in_recovery = db.session_defaults()
     problems = []
-    if db.default_read_only == "on":
+    if default_read_only == "on":
         rows = db.rows(
             "SELECT coalesce(d.datname, 'every database'), coalesce(r.rolname, 'every role')"
             " FROM pg_db_role_setting s LEFT JOIN pg_database d ON d.oid = s.setdatabase"
@@ -158,9 +180,17 @@ def test_database_writable(db) -> None:
         problems.append(
             f"new sessions on {db.where} are read-only: default_transaction_read_only = on ({where}); expected off"
         )
-    if db.in_recovery:
+    if in_recovery:
         problems.append(f"{db.where} is in recovery (a standby, or a restore in progress): it refuses every write")
     fail_on(problems)
+
+
+LONG_TRANSACTIONS = (
+    "SELECT pid, usename, application_name, state, extract(epoch FROM now() - xact_start)::bigint"
+    " FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"
+    " AND pid <> pg_backend_pid()"
+    " AND (state IS NULL OR now() - xact_start > make_interval(secs => %s)) ORDER BY xact_start"
+)
 
 
 @check(
@@ -170,6 +200,7 @@ def test_database_writable(db) -> None:
     inputs={"max_seconds": 3600},
     references=["check_postgres: txn_idle, txn_time"],
 )
+@prefetch_sql(lambda env, inputs: [(LONG_TRANSACTIONS, (inputs["max_seconds"],))])
 def test_no_long_transactions(db, inputs) -> None:
     """No transaction stays open for long.
 
@@ -180,13 +211,7 @@ def test_no_long_transactions(db, inputs) -> None:
     Fix: find the client (application_name, client_addr in pg_stat_activity) and make it commit
     or roll back; end it with pg_terminate_backend(pid); set idle_in_transaction_session_timeout.
     """
-    rows = db.rows(
-        "SELECT pid, usename, application_name, state, extract(epoch FROM now() - xact_start)::bigint"
-        " FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"
-        " AND pid <> pg_backend_pid()"
-        " AND (state IS NULL OR now() - xact_start > make_interval(secs => %s)) ORDER BY xact_start",
-        (inputs["max_seconds"],),
-    )
+    rows = db.rows(LONG_TRANSACTIONS, (inputs["max_seconds"],))
     limit = inputs["max_seconds"]
     problems = [
         f"session {pid} ({user}, application_name {app!r}) on {db.where} is {state} in a transaction open for "
@@ -202,8 +227,16 @@ def test_no_long_transactions(db, inputs) -> None:
     fail_on(problems)
 
 
+EXTENSIONS = "SELECT extname, extversion FROM pg_extension"
+SLOW_STATEMENTS = (
+    "SELECT round(mean_exec_time)::bigint, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 120)"
+    " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    " AND mean_exec_time > %s AND calls >= %s ORDER BY mean_exec_time DESC LIMIT 5"
+)
+
+
 def _extensions(db: Any) -> dict[str, str]:
-    return dict(db.rows("SELECT extname, extversion FROM pg_extension", shared=True))
+    return dict(db.rows(EXTENSIONS, shared=True))
 
 
 @check(
@@ -211,6 +244,7 @@ def _extensions(db: Any) -> dict[str, str]:
     severity="low",
     guide=["H: Slow Queries", "H: Database Performance"],
 )
+@prefetch_sql(lambda env, inputs: [(EXTENSIONS, ())])
 def test_pg_stat_statements_installed(db) -> None:
     """pg_stat_statements is installed.
 
@@ -238,6 +272,8 @@ def test_pg_stat_statements_installed(db) -> None:
     guide=["H: Database Performance", "H: Slow Queries"],
     inputs={"max_mean_ms": 1000, "min_calls": 1},
 )
+# When pg_stat_statements is missing, the second statement fails in the pipeline; DB-06 never reads it.
+@prefetch_sql(lambda env, inputs: [(EXTENSIONS, ()), (SLOW_STATEMENTS, (inputs["max_mean_ms"], inputs["min_calls"]))])
 def test_no_slow_statements(db, inputs) -> None:
     """No statement is slow on average.
 
@@ -249,12 +285,7 @@ def test_no_slow_statements(db, inputs) -> None:
     """
     if "pg_stat_statements" not in _extensions(db):
         blocked_by("DB-05", f"pg_stat_statements is not installed in {db.where}: statement times cannot be read")
-    rows = db.rows(
-        "SELECT round(mean_exec_time)::bigint, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 120)"
-        " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        " AND mean_exec_time > %s AND calls >= %s ORDER BY mean_exec_time DESC LIMIT 5",
-        (inputs["max_mean_ms"], inputs["min_calls"]),
-    )
+    rows = db.rows(SLOW_STATEMENTS, (inputs["max_mean_ms"], inputs["min_calls"]))
     fail_on(
         [
             f"mean {mean} ms over {calls} call(s) on {db.where}: {query or '<insufficient privilege>'}"
@@ -264,11 +295,19 @@ def test_no_slow_statements(db, inputs) -> None:
     )
 
 
+INDEXES = (
+    "SELECT n.nspname, c.relname, t.relname, i.indisvalid AND i.indisready FROM pg_index i"
+    " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid"
+    f" JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER_SCHEMAS}"
+)
+
+
 @check(
     "DB-07",
     severity="medium",
     guide=["H: Add Missing Indexes", "H: Slow Queries"],
 )
+@prefetch_sql(lambda env, inputs: [(INDEXES, ())])
 def test_indexes_exist_and_valid(db, env) -> None:
     """The expected indexes exist, and no index is invalid.
 
@@ -281,11 +320,7 @@ def test_indexes_exist_and_valid(db, env) -> None:
     DROP INDEX CONCURRENTLY it, fix the cause (duplicates, a timeout) and build it again, or
     REINDEX INDEX CONCURRENTLY.
     """
-    rows = db.rows(
-        "SELECT n.nspname, c.relname, t.relname, i.indisvalid AND i.indisready FROM pg_index i"
-        " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid"
-        f" JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER_SCHEMAS}"
-    )
+    rows = db.rows(INDEXES)
     names = {name for _, name, _, _ in rows} | {f"{schema}.{name}" for schema, name, _, _ in rows}
     problems = [f"index {name} does not exist on {db.where}" for name in env.database.indexes if name not in names]
     problems += [
@@ -297,12 +332,26 @@ def test_indexes_exist_and_valid(db, env) -> None:
     fail_on(problems)
 
 
+UNINDEXED_FOREIGN_KEYS = (
+    "SELECT c.conrelid::regclass::text, c.conname, c.confrelid::regclass::text,"
+    " array(SELECT a.attname::text FROM unnest(c.conkey) k JOIN pg_attribute a"
+    "       ON a.attrelid = c.conrelid AND a.attnum = k)"
+    " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+    f" WHERE c.contype = 'f' AND {USER_SCHEMAS}"
+    " AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indpred IS NULL"
+    "   AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey"
+    "   AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)"
+    " ORDER BY 1, 2"
+)
+
+
 @check(
     "DB-08",
     severity="medium",
     guide=["H: Add Missing Indexes", "H: Slow Queries"],
     references=["postgres-checkup: H003 non-indexed foreign keys"],
 )
+@prefetch_sql(lambda env, inputs: [(UNINDEXED_FOREIGN_KEYS, ())])
 def test_foreign_keys_indexed(db) -> None:
     """Every foreign key has an index on its columns.
 
@@ -312,17 +361,7 @@ def test_foreign_keys_indexed(db) -> None:
     Fix: CREATE INDEX CONCURRENTLY ON child (fk_column[, ...]); the index must start with the
     foreign key's columns.
     """
-    rows = db.rows(
-        "SELECT c.conrelid::regclass::text, c.conname, c.confrelid::regclass::text,"
-        " array(SELECT a.attname::text FROM unnest(c.conkey) k JOIN pg_attribute a"
-        "       ON a.attrelid = c.conrelid AND a.attnum = k)"
-        " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
-        f" WHERE c.contype = 'f' AND {USER_SCHEMAS}"
-        " AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indpred IS NULL"
-        "   AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] @> c.conkey"
-        "   AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(c.conkey)] <@ c.conkey)"
-        " ORDER BY 1, 2"
-    )
+    rows = db.rows(UNINDEXED_FOREIGN_KEYS)
     fail_on(
         [
             f"foreign key {name} on {table} ({', '.join(columns)}) -> {parent} has no index starting with "
@@ -332,12 +371,40 @@ def test_foreign_keys_indexed(db) -> None:
     )
 
 
+UNIQUE_INDEXES = (
+    "SELECT t.name, to_regclass(t.name) IS NOT NULL, array(SELECT pg_get_indexdef(i.indexrelid, k, true)"
+    "   FROM generate_series(1, i.indnkeyatts) k)"
+    " FROM unnest(%s::text[]) t(name) LEFT JOIN pg_index i ON i.indrelid = to_regclass(t.name)"
+    "   AND i.indisunique AND i.indisvalid AND i.indpred IS NULL"
+)
+NOT_VALID = (
+    "SELECT coalesce(nullif(c.conrelid, 0)::regclass::text, c.contypid::regtype::text), c.conname, c.contype"
+    " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+    f" WHERE NOT c.convalidated AND {USER_SCHEMAS} ORDER BY 1, 2"
+)
+
+
+def _integrity_reads(env: EnvironmentModel, inputs: dict[str, Any]) -> list[Statement]:
+    """Every statement DB-09 sends; a duplicate count on a table that does not exist fails in the pipeline,
+    and DB-09, which finds the table absent, never reads it."""
+    if env.database is None:
+        return []
+    keys = {key: unique_key(key) for key in env.database.unique}
+    reads: list[Statement] = [(NOT_VALID, ())]
+    if keys:
+        reads.append((UNIQUE_INDEXES, (_tables(keys),)))
+        reads += [(_duplicates(table, parts), ()) for table, parts in keys.values()]
+    reads += [_orphans_statement(item, inputs["max_orphans"]) for item in env.database.relations]
+    return reads
+
+
 @check(
     "DB-09",
     severity="high",
     guide=["H: Data Integrity Issues", "H: Fix Duplicate Data", "H: Fix Orphaned Records"],
     inputs={"max_orphans": 0},
 )
+@prefetch_sql(_integrity_reads)
 def test_integrity_holds(db, env, inputs) -> None:
     """Integrity holds: unique keys without duplicates, no orphans, every constraint validated.
 
@@ -355,17 +422,15 @@ def test_integrity_holds(db, env, inputs) -> None:
     )
 
 
+def _tables(keys: dict[str, tuple[str, Any]]) -> list[str]:
+    return sorted({table for table, _ in keys.values()})
+
+
 def _unique_indexes(db: Any, tables: list[str]) -> tuple[dict[str, list[set[str]]], set[str]]:
     """(the normalised key expressions of each table's valid unique indexes, the tables that do not exist)."""
     existing: dict[str, list[set[str]]] = {table: [] for table in tables}
     absent: set[str] = set()
-    for table, present, exprs in db.rows(
-        "SELECT t.name, to_regclass(t.name) IS NOT NULL, array(SELECT pg_get_indexdef(i.indexrelid, k, true)"
-        "   FROM generate_series(1, i.indnkeyatts) k)"
-        " FROM unnest(%s::text[]) t(name) LEFT JOIN pg_index i ON i.indrelid = to_regclass(t.name)"
-        "   AND i.indisunique AND i.indisvalid AND i.indpred IS NULL",
-        (tables,),
-    ):
+    for table, present, exprs in db.rows(UNIQUE_INDEXES, (tables,)):
         if not present:
             absent.add(table)
         elif exprs:
@@ -373,13 +438,23 @@ def _unique_indexes(db: Any, tables: list[str]) -> tuple[dict[str, list[set[str]
     return existing, absent
 
 
-def _unique_problems(db: Any, declared: list[str]) -> list[str]:
+def _duplicates(table: str, parts: Any) -> Any:
+    """The statement that counts the values of a unique key held by more than one row."""
     from psycopg import sql
 
+    exprs = [sql.SQL("lower({})").format(sql.Identifier(c)) if lower else sql.Identifier(c) for c, lower in parts]
+    not_null = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c, _ in parts)
+    return sql.SQL(
+        "SELECT count(*), coalesce(max(n), 0) FROM (SELECT count(*) n FROM {} WHERE {} GROUP BY {}"
+        " HAVING count(*) > 1) d"
+    ).format(_ident(table), not_null, sql.SQL(", ").join(exprs))
+
+
+def _unique_problems(db: Any, declared: list[str]) -> list[str]:
     keys = {key: unique_key(key) for key in declared}
     if not keys:
         return []
-    existing, absent = _unique_indexes(db, sorted({table for table, _ in keys.values()}))
+    existing, absent = _unique_indexes(db, _tables(keys))
     problems = [f"table {table} does not exist on {db.where}" for table in sorted(absent)]
     for key, (table, parts) in keys.items():
         if table in absent:
@@ -387,14 +462,7 @@ def _unique_problems(db: Any, declared: list[str]) -> list[str]:
         wanted = {f"lower({column})" if lower else column for column, lower in parts}
         if wanted not in existing[table]:
             problems.append(f"no valid unique index or constraint on {key} on {db.where}")
-        exprs = [sql.SQL("lower({})").format(sql.Identifier(c)) if lower else sql.Identifier(c) for c, lower in parts]
-        not_null = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c, _ in parts)
-        groups, most = db.rows(
-            sql.SQL(
-                "SELECT count(*), coalesce(max(n), 0) FROM (SELECT count(*) n FROM {} WHERE {} GROUP BY {}"
-                " HAVING count(*) > 1) d"
-            ).format(_ident(table), not_null, sql.SQL(", ").join(exprs))
-        )[0]
+        groups, most = db.rows(_duplicates(table, parts))[0]
         if groups:
             problems.append(
                 f"{key} on {db.where}: {groups} value(s) occur more than once (up to {most} rows each); expected none"
@@ -402,26 +470,30 @@ def _unique_problems(db: Any, declared: list[str]) -> list[str]:
     return problems
 
 
-def _orphans(db: Any, relations: list[str], max_orphans: int) -> list[str]:
+def _orphans_statement(item: str, max_orphans: int) -> Statement:
+    """The statement that counts (up to max_orphans + 1000) the rows of a relation's child with no parent."""
     from psycopg import sql
 
+    child, column, parent, parent_column = relation(item)
+    statement = sql.SQL(
+        "SELECT count(*) FROM (SELECT 1 FROM {} c WHERE c.{} IS NOT NULL AND NOT EXISTS"
+        " (SELECT 1 FROM {} p WHERE p.{} = c.{}) LIMIT %s) o"
+    ).format(
+        _ident(child),
+        sql.Identifier(column),
+        _ident(parent),
+        sql.Identifier(parent_column),
+        sql.Identifier(column),
+    )
+    return statement, (max_orphans + 1000,)
+
+
+def _orphans(db: Any, relations: list[str], max_orphans: int) -> list[str]:
     problems = []
-    limit = max_orphans + 1000
     for item in relations:
-        child, column, parent, parent_column = relation(item)
-        orphans = db.value(
-            sql.SQL(
-                "SELECT count(*) FROM (SELECT 1 FROM {} c WHERE c.{} IS NOT NULL AND NOT EXISTS"
-                " (SELECT 1 FROM {} p WHERE p.{} = c.{}) LIMIT %s) o"
-            ).format(
-                _ident(child),
-                sql.Identifier(column),
-                _ident(parent),
-                sql.Identifier(parent_column),
-                sql.Identifier(column),
-            ),
-            (limit,),
-        )
+        child, _, parent, _ = relation(item)
+        statement, (limit,) = _orphans_statement(item, max_orphans)
+        orphans = db.value(statement, (limit,))
         if orphans > max_orphans:
             shown = f"at least {orphans}" if orphans == limit else str(orphans)
             problems.append(
@@ -438,12 +510,17 @@ def _not_valid(db: Any) -> list[str]:
     return [
         f"{CONSTRAINT_KINDS.get(kind, kind)} constraint {name} on {owner} is NOT VALID on {db.where}: existing rows "
         "were never checked"
-        for owner, name, kind in db.rows(
-            "SELECT coalesce(nullif(c.conrelid, 0)::regclass::text, c.contypid::regtype::text), c.conname, c.contype"
-            " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
-            f" WHERE NOT c.convalidated AND {USER_SCHEMAS} ORDER BY 1, 2"
-        )
+        for owner, name, kind in db.rows(NOT_VALID)
     ]
+
+
+STALE_STATISTICS = (
+    "SELECT s.schemaname || '.' || s.relname, greatest(s.n_live_tup, c.reltuples)::bigint,"
+    " greatest(s.last_analyze, s.last_autoanalyze)"
+    " FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid"
+    " WHERE greatest(s.n_live_tup, c.reltuples) >= %s AND (greatest(s.last_analyze, s.last_autoanalyze) IS NULL"
+    "   OR greatest(s.last_analyze, s.last_autoanalyze) < now() - make_interval(hours => %s)) ORDER BY 2 DESC"
+)
 
 
 @check(
@@ -452,6 +529,7 @@ def _not_valid(db: Any) -> list[str]:
     guide=["H: Query Optimization", "H: Slow Queries"],
     inputs={"min_rows": 10000, "max_age_hours": 48},
 )
+@prefetch_sql(lambda env, inputs: [(STALE_STATISTICS, (inputs["min_rows"], inputs["max_age_hours"]))])
 def test_statistics_fresh(db, inputs) -> None:
     """Large tables have fresh planner statistics.
 
@@ -463,14 +541,7 @@ def test_statistics_fresh(db, inputs) -> None:
     disabled for the table (ALTER TABLE ... RESET (autovacuum_enabled)), and run ANALYZE after
     bulk loads and restores.
     """
-    rows = db.rows(
-        "SELECT s.schemaname || '.' || s.relname, greatest(s.n_live_tup, c.reltuples)::bigint,"
-        " greatest(s.last_analyze, s.last_autoanalyze)"
-        " FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid"
-        " WHERE greatest(s.n_live_tup, c.reltuples) >= %s AND (greatest(s.last_analyze, s.last_autoanalyze) IS NULL"
-        "   OR greatest(s.last_analyze, s.last_autoanalyze) < now() - make_interval(hours => %s)) ORDER BY 2 DESC",
-        (inputs["min_rows"], inputs["max_age_hours"]),
-    )
+    rows = db.rows(STALE_STATISTICS, (inputs["min_rows"], inputs["max_age_hours"]))
     fail_on(
         [
             f"table {table} on {db.where} ({count} rows) was "
@@ -486,6 +557,7 @@ def test_statistics_fresh(db, inputs) -> None:
     severity="medium",
     guide=["H: SQL Injection Attempts"],
 )
+@prefetch_sql(lambda env, inputs: [Database.setting_read("log_statement")] if env.production else [])
 def test_statement_logging_sane(db, env) -> None:
     """Statement logging is not left at `all` in production.
 
@@ -525,13 +597,28 @@ def test_no_sqlite_in_production(need, env) -> None:
         fail_on([f"database.dsn is a SQLite URL (file {path}): SQLite in production; expected postgresql://"])
 
 
+def _expired_sessions(env: EnvironmentModel, inputs: dict[str, Any]) -> list[Statement]:
+    """The statement DB-13 sends: how many expired rows (up to max_expired_rows + 1), and the oldest."""
+    from psycopg import sql
+
+    sessions = env.database.sessions if env.database else None
+    if sessions is None:
+        return []
+    statement = sql.SQL(
+        "SELECT (SELECT count(*) FROM (SELECT 1 FROM {t} WHERE {c} < now() LIMIT %s) e),"
+        " (SELECT min({c}) FROM {t} WHERE {c} < now())"
+    ).format(t=_ident(sessions.table), c=sql.Identifier(sessions.expires_column))
+    return [(statement, (inputs["max_expired_rows"] + 1,))]
+
+
 @check(
     "DB-13",
     severity="low",
     guide=["H: Session Issues"],
     inputs={"max_expired_rows": 10000},
 )
-def test_expired_sessions_cleaned(need, db, inputs) -> None:
+@prefetch_sql(_expired_sessions)
+def test_expired_sessions_cleaned(need, db, env, inputs) -> None:
     """Expired sessions are cleaned up.
 
     Without a cleanup job, expired rows pile up in the sessions table: it and its indexes grow
@@ -540,17 +627,9 @@ def test_expired_sessions_cleaned(need, db, inputs) -> None:
     Fix: schedule the guide's DELETE FROM user_sessions WHERE expires_at < NOW() (Django:
     `manage.py clearsessions`) daily, in batches on a large backlog.
     """
-    from psycopg import sql
-
     sessions = need("database.sessions")
     limit = inputs["max_expired_rows"]
-    count, oldest = db.rows(
-        sql.SQL(
-            "SELECT (SELECT count(*) FROM (SELECT 1 FROM {t} WHERE {c} < now() LIMIT %s) e),"
-            " (SELECT min({c}) FROM {t} WHERE {c} < now())"
-        ).format(t=_ident(sessions.table), c=sql.Identifier(sessions.expires_column)),
-        (limit + 1,),
-    )[0]
+    count, oldest = db.rows(*_expired_sessions(env, inputs)[0])[0]
     if count > limit:
         fail_on(
             [
@@ -560,6 +639,12 @@ def test_expired_sessions_cleaned(need, db, inputs) -> None:
         )
 
 
+OLDEST_XID = (
+    "SELECT datname, age(datfrozenxid), current_setting('autovacuum_freeze_max_age')"
+    " FROM pg_database ORDER BY 2 DESC LIMIT 1"
+)
+
+
 @check(
     "DB-14",
     severity="high",
@@ -567,6 +652,7 @@ def test_expired_sessions_cleaned(need, db, inputs) -> None:
     inputs={"max_percent": 50},
     references=["https://www.postgresql.org/docs/current/routine-vacuuming.html#VACUUM-FOR-WRAPAROUND"],
 )
+@prefetch_sql(lambda env, inputs: [(OLDEST_XID, ())])
 def test_wraparound_far(db, inputs) -> None:
     """Transaction id wraparound is far away.
 
@@ -578,10 +664,7 @@ def test_wraparound_far(db, inputs) -> None:
     long transactions and stale replication slots that hold the horizon back, and run VACUUM
     (FREEZE, VERBOSE) on them; keep autovacuum_freeze_max_age at its default (200 million).
     """
-    name, age, freeze_max = db.rows(
-        "SELECT datname, age(datfrozenxid), current_setting('autovacuum_freeze_max_age')"
-        " FROM pg_database ORDER BY 2 DESC LIMIT 1"
-    )[0]
+    name, age, freeze_max = db.rows(OLDEST_XID)[0]
     percent = age * 100 / WRAPAROUND
     if percent > inputs["max_percent"]:
         fail_on(

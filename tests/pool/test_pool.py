@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from fixtures.check import Pool, check, fail_on
+from fixtures.check import Database, EnvironmentModel, Pool, Statement, check, fail_on, prefetch_sql
+
+RESERVED = "SELECT coalesce(current_setting('reserved_connections', true), '0')"
+CONNECTIONS = (
+    "SELECT coalesce(state, 'unknown'), count(*) FROM pg_stat_activity"
+    " WHERE backend_type = 'client backend' GROUP BY 1 ORDER BY 2 DESC"
+)
+# pg_settings gives the raw value in the setting's unit (ms); current_setting() formats it.
+IDLE_SESSION_TIMEOUT = "SELECT setting::bigint FROM pg_settings WHERE name = 'idle_session_timeout'"
+
+
+def _budget_reads(env: EnvironmentModel, inputs: dict[str, Any]) -> list[Statement]:
+    return [
+        Database.setting_read("max_connections"),
+        Database.setting_read("superuser_reserved_connections"),
+        (RESERVED, ()),
+    ]
 
 
 def _budget(db: Any) -> tuple[int, str]:
@@ -12,7 +28,7 @@ def _budget(db: Any) -> tuple[int, str]:
     max_connections = int(db.setting("max_connections"))
     superuser = int(db.setting("superuser_reserved_connections"))
     # reserved_connections exists from PostgreSQL 16 on.
-    reserved = int(db.value("SELECT coalesce(current_setting('reserved_connections', true), '0')", shared=True))
+    reserved = int(db.value(RESERVED, shared=True))
     usable = max_connections - superuser - reserved
     how = (
         f"max_connections {max_connections} - superuser_reserved_connections {superuser}"
@@ -40,6 +56,7 @@ def _demand(pool: Pool) -> str:
     guide=["V: Database Connection Pool Exhausted", "H: Too Many Connections", "H: Connection Pool Configuration"],
     references=["postgres-checkup: max_connections", "check_postgres: backends"],
 )
+@prefetch_sql(_budget_reads)
 def test_pools_fit_the_server(need, db, env) -> None:
     """The declared pools fit inside the server's connection limit.
 
@@ -67,6 +84,7 @@ def test_pools_fit_the_server(need, db, env) -> None:
     inputs={"max_usage_percent": 80},
     references=["check_postgres: backends"],
 )
+@prefetch_sql(lambda env, inputs: [*_budget_reads(env, inputs), (CONNECTIONS, ())])
 def test_connection_headroom(db, inputs) -> None:
     """There is connection headroom right now.
 
@@ -78,10 +96,7 @@ def test_connection_headroom(db, inputs) -> None:
     PgBouncer.
     """
     usable, how = _budget(db)
-    rows = db.rows(
-        "SELECT coalesce(state, 'unknown'), count(*) FROM pg_stat_activity"
-        " WHERE backend_type = 'client backend' GROUP BY 1 ORDER BY 2 DESC"
-    )
+    rows = db.rows(CONNECTIONS)
     live = sum(count for _, count in rows)
     limit = usable * inputs["max_usage_percent"] / 100
     if live >= limit:
@@ -99,6 +114,7 @@ def test_connection_headroom(db, inputs) -> None:
     severity="medium",
     guide=["V: Database Connection Pool Exhausted", "H: Connection Pool Configuration"],
 )
+@prefetch_sql(lambda env, inputs: [(IDLE_SESSION_TIMEOUT, ())])
 def test_connections_recycled_before_dropped(need, db, env) -> None:
     """Pooled connections are recycled before the server or a proxy drops them.
 
@@ -111,8 +127,7 @@ def test_connections_recycled_before_dropped(need, db, env) -> None:
     """
     pools = _pools(need, env)
     limits: list[tuple[float, str]] = []
-    # pg_settings gives the raw value in the setting's unit (ms); current_setting() formats it.
-    idle_ms = int(db.value("SELECT setting::bigint FROM pg_settings WHERE name = 'idle_session_timeout'") or 0)
+    idle_ms = int(db.value(IDLE_SESSION_TIMEOUT) or 0)
     if idle_ms > 0:
         limits.append((idle_ms / 1000, f"the server's idle_session_timeout ({idle_ms / 1000:g} s)"))
     proxy = env.database.proxy_idle_timeout
