@@ -8,7 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
-from fixtures.check import EnvironmentModel, Instance, RedisView, check, fail_on
+from fixtures.check import EnvironmentModel, Instance, RedisView, check, fail_on, prefetch_redis
+
+INFO = ("INFO",)
+FIRST_LISTS = ("SCAN", 0, "COUNT", 100, "TYPE", "list")  # the first page that _sample_lists reads
 
 
 def _each(rds: RedisView, look: Callable[[Instance], list[str]]) -> list[str]:
@@ -44,6 +47,7 @@ def _setting(instance: Instance, info_field: str, config_name: str) -> tuple[str
     severity="critical",
     guide=["H: Session Issues", "H: Email Service Issues"],
 )
+@prefetch_redis(lambda spec, inputs: [("PING",)])
 def test_redis_answers_ping(rds) -> None:
     """Redis is reachable.
 
@@ -80,6 +84,7 @@ def test_redis_answers_ping(rds) -> None:
     inputs={"sample_keys": 1000},
     references=["redis.io: Key eviction"],
 )
+@prefetch_redis(lambda spec, inputs: [INFO] + ([] if spec.roles or spec.durable_roles() else [FIRST_LISTS]))
 def test_queues_and_sessions_are_not_evicted(need, rds, env, inputs) -> None:
     """Queues and sessions are never evicted.
 
@@ -141,6 +146,7 @@ def _sample_lists(instance: Instance, budget: int) -> list[str]:
     guide=["H: Memory Issues", "H: Session Issues"],
     inputs={"max_memory_percent": 90, "max_clients_percent": 90},
 )
+@prefetch_redis(lambda spec, inputs: [INFO])
 def test_memory_and_client_headroom(rds, inputs) -> None:
     """There is memory and client headroom.
 
@@ -195,6 +201,7 @@ def _mb(size: int) -> str:
         "V: Password Reset Emails Not Arriving",
     ],
 )
+@prefetch_redis(lambda spec, inputs: [("LLEN", queue) for queue in spec.queues])
 def test_queue_backlogs_are_bounded(need, rds, env) -> None:
     """Queue backlogs are bounded.
 
@@ -232,6 +239,7 @@ def test_queue_backlogs_are_bounded(need, rds, env) -> None:
     guide=["H: Email Queue Management", "H: Session Issues"],
     references=["redis.io: Redis persistence"],
 )
+@prefetch_redis(lambda spec, inputs: [INFO])
 def test_persistence_is_healthy(rds) -> None:
     """Persistence is healthy where it is required.
 
