@@ -39,7 +39,7 @@ def main() -> None:
             parallel, _ = run(state, "-n", "2")
         finally:
             sandbox.stop()
-    counts = re.search(r"BENCH asked=(\d+) sent=(\d+) queries=(\d+) redis=(\d+)", out)
+    counts = re.search(r"BENCH asked=(\d+) sent=(\d+) .*\bqueries=(\d+) .*\bredis=(\d+)", out)
     asked, sent, queries, commands = (int(n) for n in counts.groups()) if counts else (0, 0, 0, 0)
     print(f"sandbox start (good only):       {startup:6.2f} s")
     print(f"suite, serial:                   {serial:6.2f} s")
