@@ -276,18 +276,9 @@ def test_login_is_rate_limited(
         "source_address": inputs["source_address"],
         "recover_within": float(inputs["recovery_seconds"]),
     }
-    first = burst(http_cache, login.method, url, count=1, **options)
-    if first.error:
-        fail(f"the login burst could not start: {first.error}")
-    status = next(iter(first.statuses))
+    status = _failed_login_status(http_cache, login.method, url, options)
     if status == LIMITED:
         return
-    if status in (400, 403) or status >= 500:
-        fail(
-            f"{login.method} {url} with made-up credentials answered {status}, which is not a failed login "
-            f"({'a CSRF rejection or a refused request' if status in (400, 403) else 'a server error'}): "
-            "the burst would not test the login's limit; check session.login (its body shape, its csrf field)"
-        )
     attempts = int(inputs["attempts"]) - 1
     result = burst(
         http_cache,
@@ -309,6 +300,21 @@ def test_login_is_rate_limited(
         f"{result.summary()}: none answered 429 after {failed + 1} failed logins (a failed login answers {status} "
         f"here){stopped}; expected the login rate limit (nginx limit_req zone=login with limit_req_status 429)"
     )
+
+
+def _failed_login_status(cache: HttpCache, method: str, url: str, options: dict[str, Any]) -> int:
+    """What one login with made-up credentials answers here; a 400, 403 or 5xx is not a failed login."""
+    first = burst(cache, method, url, count=1, **options)
+    if first.error:
+        fail(f"the login burst could not start: {first.error}")
+    status = next(iter(first.statuses))
+    if status in (400, 403) or status >= 500:
+        fail(
+            f"{method} {url} with made-up credentials answered {status}, which is not a failed login "
+            f"({'a CSRF rejection or a refused request' if status in (400, 403) else 'a server error'}): "
+            "the burst would not test the login's limit; check session.login (its body shape, its csrf field)"
+        )
+    return status
 
 
 def _wrong_login(cache: HttpCache, env: EnvironmentModel, login: Login) -> tuple[dict[str, str], Any]:
