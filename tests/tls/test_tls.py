@@ -13,6 +13,7 @@ import ssl
 import time
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
@@ -555,32 +556,53 @@ def test_legacy_protocols_are_off(need: Need, env: EnvironmentModel) -> None:
                 f"this runner's OpenSSL ({ssl.OPENSSL_VERSION}) could not offer {name} ({why}), so whether "
                 f"{', '.join(map(str, origins))} accept(s) it was not observed"
             )
+    # Every handshake at once, the origins and protocols side by side: a few round trips at any distance.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        tried = {
+            (origin, name): pool.submit(_try, origin, _legacy_context(name), env)
+            for origin in origins
+            for name in LEGACY
+            if not offered[name]
+        }
+        modern = {origin: pool.submit(_try, origin, _modern_context(), env) for origin in origins}
     for origin in origins:
-        for name in LEGACY:
-            if offered[name]:
-                continue
-            try:
-                seen = _handshake(origin, _legacy_context(name), env)
-            except TimeoutError as exc:
-                problems.append(_unreachable(origin, exc))
-                break
-            except OSError as exc:
-                if _refusal(exc):
-                    continue
-                problems.append(_unreachable(origin, exc))
-                break
-            problems.append(
-                f"{origin} accepts {name} (negotiated {seen.version}, cipher {seen.cipher}); expected a refusal"
-            )
-        modern = _unverified_context()
-        modern.minimum_version = ssl.TLSVersion.TLSv1_2
-        try:
-            seen = _handshake(origin, modern, env)
-        except ssl.SSLError as exc:
-            problems.append(f"{origin} refuses TLS 1.2 and 1.3 ({exc.reason or exc}); expected TLS 1.2 or later")
-        except OSError as exc:
-            problems.append(_unreachable(origin, exc))
+        problems += _legacy_problems(
+            origin, [(name, tried[(origin, name)].result()) for name in LEGACY if not offered[name]]
+        )
+        seen = modern[origin].result()
+        if isinstance(seen, ssl.SSLError):
+            problems.append(f"{origin} refuses TLS 1.2 and 1.3 ({seen.reason or seen}); expected TLS 1.2 or later")
+        elif isinstance(seen, OSError):
+            problems.append(_unreachable(origin, seen))
     fail_on(list(dict.fromkeys(problems)))
+
+
+def _try(origin: Origin, context: ssl.SSLContext, env: EnvironmentModel) -> Handshake | OSError:
+    try:
+        return _handshake(origin, context, env)
+    except OSError as exc:  # ssl.SSLError and TimeoutError too
+        return exc
+
+
+def _modern_context() -> ssl.SSLContext:
+    context = _unverified_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _legacy_problems(origin: Origin, seen: list[tuple[str, Handshake | OSError]]) -> list[str]:
+    """What the legacy handshakes with one origin showed: an unreachable origin once, an accepted
+    protocol each."""
+    problems = []
+    for name, result in seen:
+        if isinstance(result, OSError):
+            if not isinstance(result, TimeoutError) and _refusal(result):
+                continue
+            return [*problems, _unreachable(origin, result)]
+        problems.append(
+            f"{origin} accepts {name} (negotiated {result.version}, cipher {result.cipher}); expected a refusal"
+        )
+    return problems
 
 
 @check(
