@@ -25,6 +25,7 @@ from fixtures.check import (
     fail_on,
     join_url,
     login_body,
+    login_paths,
     not_applicable,
     read_csrf,
     site_url,
@@ -49,15 +50,6 @@ def _jwt(session: UserSession) -> str:
     if not token or token.count(".") != 2:
         not_applicable("the session's token is not a JWT (header.payload.signature)", key="session.token")
     return token
-
-
-def _login_pages(env: EnvironmentModel) -> set[str]:
-    """The paths of the declared login page(s): web.login_page, the login form's page, the login path."""
-    found = {env.web.login_page if env.web else None}
-    login = env.session.login if env.session else None
-    if login is not None:
-        found |= {login.path, login.csrf.page if login.csrf else None}
-    return {urlsplit(site_url(env, path)).path for path in found if path}
 
 
 def prefetch(env: EnvironmentModel, inputs: Any) -> list[Ask]:
@@ -98,7 +90,7 @@ def test_protected_routes_reject_anonymous_callers(need: Need, probe: Probe, env
     routes += [(site_url(env, page), True) for page in (env.web.pages if env.web else [])]
     if not routes:
         need("api.auth.protected")
-    login_pages = _login_pages(env)
+    login_pages = login_paths(env)
     problems = []
     for url, page in routes:
         exchange = probe.get(url)
