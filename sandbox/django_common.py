@@ -35,6 +35,30 @@ def database(url: str, pool: dict[str, Any], port: int | None, options: dict[str
     }
 
 
+def web_settings(sandbox: dict[str, Any]) -> dict[str, Any]:
+    """Behind nginx: the proxy headers it sets (trust_proxy), the security headers it owns (Django's copies
+    would be sent twice, one with a different Referrer-Policy), and the session and CSRF cookies."""
+    cookies = sandbox["cookies"]
+    found: dict[str, Any] = {
+        "SECURE_CONTENT_TYPE_NOSNIFF": False,
+        "SECURE_REFERRER_POLICY": None,
+        "SECURE_CROSS_ORIGIN_OPENER_POLICY": None,
+        "SESSION_ENGINE": "django.contrib.sessions.backends.db",
+        "SESSION_COOKIE_NAME": "sessionid",
+        "SESSION_COOKIE_SECURE": cookies["session_secure"],
+        "SESSION_COOKIE_HTTPONLY": cookies["session_httponly"],
+        "SESSION_COOKIE_SAMESITE": cookies["session_samesite"],
+        "SESSION_COOKIE_AGE": int(cookies["session_days"] * 24 * 3600),
+        "CSRF_COOKIE_NAME": "csrftoken",
+        "CSRF_COOKIE_SECURE": cookies["csrf_secure"],
+        "CSRF_COOKIE_SAMESITE": cookies["csrf_samesite"],
+    }
+    if sandbox["trust_proxy"]:
+        # nginx terminates TLS and says so; the Host it forwards carries the public port.
+        found.update(SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"), USE_X_FORWARDED_HOST=True)
+    return found
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

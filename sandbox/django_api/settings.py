@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from sandbox.django_common import LOGGING as LOGGING  # a setting: Django reads it here
-from sandbox.django_common import database, load
+from sandbox.django_common import database, load, web_settings
 
 # A plain scheme://host[:port] is an exact origin; anything else is a pattern, as Flask-CORS reads it.
 _EXACT_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d+)?$")
@@ -66,28 +66,10 @@ DATABASES = {
     "default": database(SANDBOX["database_url"], SANDBOX["pool"], SANDBOX["database_port"], SANDBOX["database_options"])
 }
 
-# nginx terminates TLS and says so; the Host it forwards carries the public port (trust_proxy).
-if SANDBOX["trust_proxy"]:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    USE_X_FORWARDED_HOST = True
-# nginx owns the security headers for the whole site (as for the Flask app): Django's copies would be
-# sent twice, one with a different Referrer-Policy.
-SECURE_CONTENT_TYPE_NOSNIFF = False
-SECURE_REFERRER_POLICY = None
-SECURE_CROSS_ORIGIN_OPENER_POLICY = None
-
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
-SESSION_COOKIE_NAME = "sessionid"
-SESSION_COOKIE_SECURE: bool = _cookies["session_secure"]
-SESSION_COOKIE_HTTPONLY: bool = _cookies["session_httponly"]
-SESSION_COOKIE_SAMESITE: str | None = _cookies["session_samesite"]
-SESSION_COOKIE_AGE = int(_cookies["session_days"] * 24 * 3600)
-
-CSRF_COOKIE_NAME = "csrftoken"
-CSRF_COOKIE_SECURE: bool = _cookies["csrf_secure"]
+# Behind nginx: proxy headers, security headers and the session and CSRF cookies (django_common).
+globals().update(web_settings(SANDBOX))
 # The SPA reads it and echoes it in X-CSRFToken.
 CSRF_COOKIE_HTTPONLY = False
-CSRF_COOKIE_SAMESITE: str | None = _cookies["csrf_samesite"]
 CSRF_TRUSTED_ORIGINS = [o for o in _origins(_cors)[0] if o.startswith("https://")]
 if SANDBOX["json_errors"]:
     CSRF_FAILURE_VIEW = "sandbox.django_api.views.csrf_failure"

@@ -4,11 +4,10 @@ with the twin's overrides): the same keys mean the same as for the API (sandbox/
 from __future__ import annotations
 
 from sandbox.django_common import LOGGING as LOGGING  # a setting: Django reads it here
-from sandbox.django_common import database, load
+from sandbox.django_common import database, load, web_settings
 from sandbox.sites import FRONTEND
 
 SANDBOX = load()
-_cookies = SANDBOX["cookies"]
 
 SECRET_KEY: str = SANDBOX["secret_key"]
 DEBUG: bool = SANDBOX["debug"]
@@ -66,25 +65,8 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
 LOGOUT_REDIRECT_URL = "/"
 
-# nginx terminates TLS and says so; the Host it forwards carries the public port (trust_proxy).
-if SANDBOX["trust_proxy"]:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    USE_X_FORWARDED_HOST = True
-# nginx owns the security headers for the whole site, as for the API.
-SECURE_CONTENT_TYPE_NOSNIFF = False
-SECURE_REFERRER_POLICY = None
-SECURE_CROSS_ORIGIN_OPENER_POLICY = None
-
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
-SESSION_COOKIE_NAME = "sessionid"
-SESSION_COOKIE_SECURE: bool = _cookies["session_secure"]
-SESSION_COOKIE_HTTPONLY: bool = _cookies["session_httponly"]
-SESSION_COOKIE_SAMESITE: str | None = _cookies["session_samesite"]
-SESSION_COOKIE_AGE = int(_cookies["session_days"] * 24 * 3600)
-
-CSRF_COOKIE_NAME = "csrftoken"
-CSRF_COOKIE_SECURE: bool = _cookies["csrf_secure"]
-CSRF_COOKIE_SAMESITE: str | None = _cookies["csrf_samesite"]
+# Behind nginx: proxy headers, security headers and the session and CSRF cookies (django_common).
+globals().update(web_settings(SANDBOX))
 
 # Not Django settings: pages that forgot @login_required (a twin's), the health view's answer.
 UNPROTECTED_PAGES: list[str] = SANDBOX["site"]["unprotected"]
