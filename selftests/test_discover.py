@@ -261,3 +261,38 @@ def test_tls_failure_says_how_to_set_the_ca(stack: Stack) -> None:
 )
 def test_bad_input(args: tuple[str, ...], expected: str) -> None:
     one_line_exit_4(discover(*args), expected)
+
+
+def test_discovery_learns_a_realworld_login(stack: Stack, tmp_path: Path) -> None:
+    """A RealWorld-style API ({"user": {...}} in, the JWT at user.token, `Authorization: Token`): discovery finds
+    the body shape, where the token sits and the scheme, and the suite then fails the twin's own checks."""
+    from sandbox.twins import TWINS as ALL
+
+    target = "auth-realworld-token-week"
+    if target not in stack.sandbox.twins:
+        pytest.skip(f"{target} is not selected by --twins")
+    variables = stack.sandbox.variables(target)
+    port, file = variables["SANDBOX_HTTPS_PORT"], tmp_path / "realworld.yml"
+    args = ["--ca-bundle", variables["SANDBOX_CA_BUNDLE"], "--origin", f"https://app.preflight.test:{port}"]
+    done = discover(f"https://localhost:{port}/", "-o", str(file), *args, environ=secrets_for(variables))
+    assert done.returncode == 0, done.stderr
+    session = yaml.safe_load(file.read_text())["session"]
+    assert session["login"]["json"] == {
+        "user": {"email": "${PREFLIGHT_LOGIN_USER}", "password": "${PREFLIGHT_LOGIN_PASSWORD}"}
+    }
+    assert session["token"] == {"at": "user.token", "scheme": "Token"}
+    run = suite(stack, file, target, secrets_for(variables))
+    failed = {c["id"] for c in run.document["checks"] if c["outcome"] == "failed"}
+    assert failed == set(ALL[target].breaks), run.out[-3000:]
+
+
+def test_discovery_without_credentials_does_not_log_in(stack: Stack, tmp_path: Path) -> None:
+    variables = stack.sandbox.variables("good")
+    file = tmp_path / "anonymous.yml"
+    ca = variables["SANDBOX_CA_BUNDLE"]
+    done = discover(f"https://localhost:{variables['SANDBOX_HTTPS_PORT']}/", "-o", str(file), "--ca-bundle", ca)
+    assert done.returncode == 0, done.stderr
+    assert "are not set: discovery did not log in" in done.stderr
+    assert "set ${PREFLIGHT_LOGIN_PASSWORD}" in done.stderr
+    session = yaml.safe_load(file.read_text())["session"]
+    assert session["login"]["path"] == "/api/auth/login" and "token" not in session
