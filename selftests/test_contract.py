@@ -197,6 +197,29 @@ def test_malformed_metadata_stops_collection(suite, change: tuple[str, str], pro
     assert "Traceback" not in result.stderr.str()
 
 
+@pytest.mark.parametrize(
+    ("citation", "problem"),
+    [
+        ("OWASP:A01", "with SCHEME among ASVS, RFC"),
+        ("ASVS 3.4.1", "as SCHEME:ID"),
+        ("ASVS:3.4.1", "not a well-formed OWASP ASVS 4.0.3 id"),
+        ("ASVS:V3.4.9", "not a requirement of OWASP ASVS 4.0.3"),
+        ("RFC:RFC6797", "not a well-formed RFC id"),
+        ("Mozilla:Headers", "not a well-formed Mozilla web security guidelines id"),
+        ("Django:W012", "not a well-formed Django check --deploy id"),
+    ],
+    ids=["unknown-scheme", "no-colon", "asvs-malformed", "asvs-unknown", "rfc-malformed", "mozilla-section", "django"],
+)
+def test_a_bad_citation_stops_collection_in_one_line(suite, citation: str, problem: str) -> None:
+    old = 'guide="H: Routing Issues")\ndef test_ok'
+    result, _ = run(suite(checks=CHECKS.replace(old, old.replace(")", f", standards=[{citation!r}])", 1), 1)))
+    assert result.ret == 4
+    lines = [line for line in result.stderr.lines if citation in line]
+    assert len(lines) == 1, result.stderr.str()
+    assert "test_ok" in lines[0] and "SPA-01: standards:" in lines[0] and problem in lines[0]
+    assert "Traceback" not in result.stderr.str()
+
+
 def test_a_plain_test_is_not_a_check(suite) -> None:
     result, _ = run(suite(checks=CHECKS + "\ndef test_plain():\n    pass\n"))
     assert result.ret == 4
