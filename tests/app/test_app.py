@@ -255,6 +255,7 @@ def prefetch(env: EnvironmentModel, inputs: Any) -> list[Ask]:
     severity="critical",
     guide=["V: Debug Mode", "V: Application Won't Start"],
     phase="review",
+    standards=["ASVS:V14.3.2", "ASVS:V7.4.1", "Django:security.W018"],
 )
 def test_debug_mode_is_off(need: Need, probe: Probe, env: EnvironmentModel, http_cache: HttpCache) -> None:
     """Debug mode is off.
@@ -315,6 +316,7 @@ def test_debug_mode_is_off(need: Need, probe: Probe, env: EnvironmentModel, http
         ]
     },
     references=["nuclei exposures templates"],
+    standards=["ASVS:V12.5.1", "ASVS:V4.3.2"],
 )
 def test_nothing_sensitive_is_exposed(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str, Any]) -> None:
     """Nothing sensitive is exposed.
@@ -352,6 +354,7 @@ def test_nothing_sensitive_is_exposed(need: Need, probe: Probe, env: Environment
     severity="high",
     guide=["V: MFA Not Working", "H: JWT Token Issues"],
     inputs={"max_skew_seconds": 30},
+    standards=["ASVS:V7.3.4"],
 )
 def test_clocks_agree(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str, Any]) -> None:
     """The servers' clocks agree with UTC.

@@ -70,6 +70,7 @@ def prefetch(env: EnvironmentModel, inputs: Any) -> list[Ask]:
     severity="critical",
     guide=["H: Authentication Bypass", "H: Authentication Issues"],
     references=["OWASP API Security Top 10: API2 Broken Authentication"],
+    standards=["ASVS:V4.1.3"],
 )
 def test_protected_routes_reject_anonymous_callers(need: Need, probe: Probe, env: EnvironmentModel) -> None:
     """Protected routes reject anonymous callers.
@@ -124,6 +125,7 @@ def _anonymous_problem(url: str, exchange: Exchange, page: bool, login_pages: se
     guide=["H: Authentication Bypass", "H: JWT Token Issues"],
     inputs={"expired_by_seconds": 3600},
     references=["RFC 8725 JSON Web Token Best Current Practices", "PyJWT: decode(algorithms=...)"],
+    standards=["ASVS:V3.5.3", "RFC:8725", "RFC:7519"],
 )
 def test_forged_tokens_are_rejected(
     need: Need, probe: Probe, env: EnvironmentModel, request: Any, inputs: dict[str, Any]
@@ -237,6 +239,7 @@ def test_auth_service_is_up(need: Need, probe: Probe) -> None:
     intrusive=True,
     phase="burst",
     references=["nginx limit_req (zone=login)", "OWASP Authentication Cheat Sheet: login throttling"],
+    standards=["ASVS:V2.2.1"],
 )
 def test_login_is_rate_limited(
     need: Need, env: EnvironmentModel, http_cache: HttpCache, inputs: dict[str, Any]

@@ -108,6 +108,7 @@ def _sensitive_role(name: str, roles: dict[str, str]) -> str | None:
     severity="high",
     guide=["V: SSL/HTTPS Issues", "V: Session Expires Too Quickly"],
     references=["Mozilla Observatory: cookies", "Django check --deploy W010/W016", "RFC 6265 section 4.1.2.5"],
+    standards=["ASVS:V3.4.1", "RFC:6265", "Mozilla:Cookies", "Django:security.W012", "Django:security.W016"],
 )
 def test_cookies_are_secure(need: Need, env: EnvironmentModel, probe: Probe, request: Any) -> None:
     """Every cookie set over HTTPS has Secure.
@@ -139,6 +140,7 @@ def test_cookies_are_secure(need: Need, env: EnvironmentModel, probe: Probe, req
     severity="high",
     guide=["H: Authentication Issues", "V: Session Expires Too Quickly"],
     references=["Mozilla Observatory: cookies", "Django check --deploy W013", "OWASP Session Management Cheat Sheet"],
+    standards=["ASVS:V3.4.2", "RFC:6265", "Mozilla:Cookies", "Django:security.W015"],
 )
 def test_session_cookies_are_httponly(need: Need, env: EnvironmentModel, probe: Probe, request: Any) -> None:
     """Session cookies are HttpOnly.
@@ -181,6 +183,7 @@ def test_session_cookies_are_httponly(need: Need, env: EnvironmentModel, probe: 
     severity="medium",
     guide=["H: Authentication Issues", "V: SSL/HTTPS Issues"],
     references=["Mozilla Observatory: cookies", "RFC 6265bis SameSite", "OWASP CSRF Prevention Cheat Sheet"],
+    standards=["ASVS:V3.4.3", "Mozilla:Cookies"],
 )
 def test_samesite_is_set_and_sane(need: Need, env: EnvironmentModel, probe: Probe, request: Any) -> None:
     """SameSite is set and sane.
@@ -230,6 +233,7 @@ def _lifetime_source(cookie: SetCookie, dated: bool) -> str:
     guide="V: Session Expires Too Quickly",
     inputs={"session_max_days": 7, "remember_max_days": 30, "skew_seconds": 60},
     references=["OWASP Session Management Cheat Sheet", "Flask PERMANENT_SESSION_LIFETIME, REMEMBER_COOKIE_DURATION"],
+    standards=["ASVS:V3.3.2", "Mozilla:Cookies"],
 )
 def test_cookie_lifetimes_are_inside_policy(
     need: Need, env: EnvironmentModel, probe: Probe, request: Any, inputs: dict[str, Any]
@@ -283,6 +287,7 @@ def test_cookie_lifetimes_are_inside_policy(
     guide=["V: SSL/HTTPS Issues", "H: Authentication Issues"],
     inputs={"http_url": None},
     references=["Mozilla Observatory: redirection", "Django check --deploy W008 (SECURE_SSL_REDIRECT)"],
+    standards=["ASVS:V9.1.1", "Mozilla:HTTP Redirections"],
 )
 def test_no_session_cookie_over_plain_http(
     need: Need, env: EnvironmentModel, probe: Probe, inputs: dict[str, Any]

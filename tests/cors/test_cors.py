@@ -225,6 +225,7 @@ def test_allowed_origin_passes_preflight(need: Need, probe: Probe, env: Environm
     severity="critical",
     guide=["H: CORS Issues", "H: CORS Configuration"],
     references=["Mozilla HTTP Observatory"],
+    standards=["ASVS:V14.5.3", "Mozilla:Cross-origin Resource Sharing"],
 )
 def test_credentials_never_with_wildcard(need: Need, probe: Probe, env: EnvironmentModel) -> None:
     """Credentials are never combined with a wildcard origin.
@@ -268,6 +269,7 @@ def test_credentials_never_with_wildcard(need: Need, probe: Probe, env: Environm
     severity="critical",
     guide="H: CORS Issues",
     references=["nuclei cors-misconfig", "Mozilla HTTP Observatory"],
+    standards=["ASVS:V14.5.3", "Mozilla:Cross-origin Resource Sharing"],
 )
 def test_hostile_origins_are_refused(need: Need, probe: Probe, env: EnvironmentModel) -> None:
     """Hostile origins are refused.
@@ -316,6 +318,7 @@ DEV_PORTS = [3000, 3001, 4000, 4100, 4200, 5000, 5173, 8000, 8080]
         "full_sweep": False,
         "exempt": [],
     },
+    standards=["ASVS:V14.5.3", "Mozilla:Cross-origin Resource Sharing"],
 )
 def test_no_development_origins_in_production(
     need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str, Any]
@@ -409,6 +412,7 @@ def _allowed_lines(echoed: dict[str, Exchange], everything: bool) -> list[str]:
     "CORS-05",
     severity="medium",
     guide="H: CORS Issues",
+    standards=["RFC:9110"],
 )
 def test_responses_vary_by_origin(need: Need, probe: Probe, env: EnvironmentModel) -> None:
     """CORS responses vary by origin.

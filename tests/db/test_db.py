@@ -46,6 +46,7 @@ VERSION = "SELECT 1, current_setting('server_version_num')::int, current_setting
     guide=["V: Database Connection Refused", "H: Connection Failures"],
     inputs={"eol_warning_days": 0},
     references=["https://www.postgresql.org/support/versioning/"],
+    standards=["ASVS:V14.2.1"],
 )
 @prefetch_sql(lambda env, inputs: [(VERSION, ())])
 def test_database_reachable(db, env, inputs) -> None:
@@ -556,6 +557,7 @@ def test_statistics_fresh(db, inputs) -> None:
     "DB-11",
     severity="medium",
     guide=["H: SQL Injection Attempts"],
+    standards=["ASVS:V7.1.1", "ASVS:V7.1.2"],
 )
 @prefetch_sql(lambda env, inputs: [Database.setting_read("log_statement")] if env.production else [])
 def test_statement_logging_sane(db, env) -> None:

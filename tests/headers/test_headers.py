@@ -75,6 +75,7 @@ def _csp(exchange: Exchange) -> str | None:
     severity="medium",
     guide=["H: Security Issues"],
     references=["Mozilla Observatory: X-Content-Type-Options", "h5bp server-configs-nginx", "Django W006"],
+    standards=["ASVS:V14.4.4", "Mozilla:X-Content-Type-Options", "Django:security.W006"],
 )
 def test_nosniff(need: Need, probe: Probe, env: EnvironmentModel) -> None:
     """Answers carry X-Content-Type-Options: nosniff.
@@ -103,6 +104,7 @@ def test_nosniff(need: Need, probe: Probe, env: EnvironmentModel) -> None:
     severity="medium",
     guide=["H: Security Issues"],
     references=["Mozilla Observatory: X-Frame-Options", "OWASP Clickjacking Defense", "Django W002"],
+    standards=["ASVS:V14.4.7", "Mozilla:X-Frame-Options", "Django:security.W002"],
 )
 def test_framing_is_controlled(need: Need, probe: Probe) -> None:
     """Framing is controlled.
@@ -136,6 +138,7 @@ def test_framing_is_controlled(need: Need, probe: Probe) -> None:
     severity="medium",
     guide=["H: Security Issues"],
     references=["Mozilla Observatory: Content Security Policy", "CSP Level 3"],
+    standards=["ASVS:V14.4.3", "Mozilla:Content Security Policy"],
 )
 def test_content_security_policy(need: Need, probe: Probe) -> None:
     """A Content-Security-Policy restricts scripts.
@@ -182,6 +185,7 @@ def test_content_security_policy(need: Need, probe: Probe) -> None:
     guide=["H: Security Issues"],
     inputs={"allowed": ["no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"]},
     references=["Mozilla Observatory: Referrer Policy", "Django W022 (SECURE_REFERRER_POLICY)"],
+    standards=["ASVS:V14.4.6", "Mozilla:Referrer Policy", "Django:security.W022"],
 )
 def test_referrer_policy(need: Need, probe: Probe, inputs: dict[str, Any]) -> None:
     """Referrer-Policy keeps paths and queries on the site.
@@ -211,6 +215,7 @@ def test_referrer_policy(need: Need, probe: Probe, inputs: dict[str, Any]) -> No
     severity="low",
     guide=["H: Security Issues"],
     references=["nginx server_tokens", "Mozilla Observatory"],
+    standards=["ASVS:V14.3.3"],
 )
 def test_no_version_banner(need: Need, probe: Probe, env: EnvironmentModel) -> None:
     """No version banner.

@@ -195,6 +195,7 @@ def _uris(env: EnvironmentModel) -> tuple[list[str], list[str]]:
     severity="medium",
     guide=["H: DDoS Attacks", "H: API Rate Limiting"],
     references=["nginx limit_req_zone, limit_req", "crossplane"],
+    standards=["ASVS:V11.1.4", "ASVS:V2.2.1"],
 )
 def test_rate_limit_zones_are_applied(host: Host, env: EnvironmentModel, need: Need, nginx_dumps: Any) -> None:
     """Rate-limit zones are defined and applied to the API and login locations.
@@ -294,6 +295,7 @@ def _locations(block: Directive) -> list[Directive]:
         ]
     },
     references=["h5bp server-configs-nginx", "nginx add_header inheritance", "crossplane"],
+    standards=["ASVS:V14.3.3", "CIS-NGINX:2.5.1"],
 )
 def test_config_is_hardened(host: Host, env: EnvironmentModel, inputs: dict[str, Any], nginx_dumps: Any) -> None:
     """nginx is hardened: no version banner, gzip on, no dropped security headers, no alias traversal.

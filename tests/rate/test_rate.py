@@ -22,6 +22,7 @@ from fixtures.check import LIMITED, HttpCache, Need, burst, check, fail, join_ur
     intrusive=True,
     phase="burst",
     references=["nginx limit_req (zone=api)"],
+    standards=["ASVS:V11.1.4"],
 )
 def test_api_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[str, Any]) -> None:
     """The API is rate limited.

@@ -536,6 +536,7 @@ def test_text_assets_are_compressed(need, probe, env, request, inputs) -> None:
     "SPA-06",
     severity="low",
     guide=["H: Build Failures", "H: Frontend Issues"],
+    standards=["ASVS:V12.5.1"],
 )
 def test_no_development_leftovers(need, probe, env, request) -> None:
     """No development leftovers in the deployed bundle.

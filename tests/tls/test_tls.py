@@ -328,6 +328,7 @@ ABSOLUTE_HTTP = re.compile(r"""http://[^\s"'<>]+""")
     guide=["V: SSL/HTTPS Issues"],
     inputs={"http_url": None, "max_hops": 5},
     references=["Mozilla Observatory: redirection", "Django check --deploy W008 (SECURE_SSL_REDIRECT)"],
+    standards=["ASVS:V9.1.1", "Mozilla:HTTP Redirections", "Django:security.W008"],
 )
 def test_http_redirects_to_https(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str, Any]) -> None:
     """HTTP redirects to HTTPS.
@@ -395,6 +396,13 @@ def test_http_redirects_to_https(need: Need, probe: Probe, env: EnvironmentModel
     guide=["V: SSL/HTTPS Issues"],
     inputs={"min_max_age": 15552000, "include_subdomains": True},
     references=["Mozilla Observatory: HSTS", "Django check --deploy W004/W005 (SECURE_HSTS_SECONDS)"],
+    standards=[
+        "ASVS:V14.4.5",
+        "RFC:6797",
+        "Mozilla:HTTP Strict Transport Security",
+        "Django:security.W004",
+        "Django:security.W005",
+    ],
 )
 def test_hsts(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str, Any]) -> None:
     """HTTPS answers carry HSTS.
@@ -443,6 +451,7 @@ def test_hsts(need: Need, probe: Probe, env: EnvironmentModel, inputs: dict[str,
     guide=["V: SSL/HTTPS Issues", "H: Complete System Outage"],
     inputs={"min_days": 30, "critical_days": 7},
     references=["testssl.sh", "Mozilla Observatory"],
+    standards=["ASVS:V9.2.1"],
 )
 def test_certificate_is_valid(need: Need, env: EnvironmentModel, env_file: Environment, inputs: dict[str, Any]) -> None:
     """The certificate is valid.
@@ -531,6 +540,7 @@ def _refusal(exc: BaseException) -> bool:
     severity="medium",
     guide=["V: SSL/HTTPS Issues"],
     references=["testssl.sh (protocols)", "RFC 8996 (TLS 1.0 and 1.1 deprecated)", "PCI DSS 4.0"],
+    standards=["ASVS:V9.1.3", "RFC:8996"],
 )
 def test_legacy_protocols_are_off(need: Need, env: EnvironmentModel) -> None:
     """Legacy protocols are off.
@@ -611,6 +621,7 @@ def _legacy_problems(origin: Origin, seen: list[tuple[str, Handshake | OSError]]
     guide=["V: SSL/HTTPS Issues"],
     inputs={"paths": []},
     references=["Django check --deploy (SECURE_PROXY_SSL_HEADER)", "werkzeug ProxyFix"],
+    standards=["ASVS:V9.1.1"],
 )
 def test_app_knows_it_is_behind_https(
     need: Need, probe: Probe, env: EnvironmentModel, request: Any, inputs: dict[str, Any]

@@ -239,6 +239,7 @@ def test_genuine_events_are_accepted(need: Need, probe: Probe, inputs: dict[str,
     severity="high",
     guide=["H: Payment Gateway Failures", "V: SSL/HTTPS Issues"],
     references=["Stripe docs: webhook endpoints must use HTTPS in live mode"],
+    standards=["ASVS:V9.2.2"],
 )
 def test_webhook_endpoint_uses_https(need: Need, env: EnvironmentModel) -> None:
     """The webhook endpoint uses HTTPS.
