@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.catalogue import checks
+from fixtures.catalogue import checks, render
 from fixtures.standards import ASVS_CHAPTERS, ASVS_SECTIONS, MOZILLA_SECTIONS, SCHEMES, cite
 
 WELL_FORMED = {
@@ -57,3 +57,11 @@ def test_mozilla_links_use_the_pages_anchors() -> None:
 def test_the_checks_citations_are_distinct() -> None:
     for check in checks():
         assert len(set(check.standards)) == len(check.standards), f"{check.id} cites a standard twice"
+
+
+def test_the_catalogue_links_each_citation() -> None:
+    text = render()
+    for check in checks():
+        for citation in check.standards:
+            assert f"[{citation.label}]({citation.url})" in text.split(f"### {check.id}:")[1].split("### ")[0]
+    assert f"| all | {len(checks())} | {sum(1 for c in checks() if c.standards)} |" in text
