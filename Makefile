@@ -53,8 +53,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# docs/CHECKS.md from the code; docs/report-*.png, the compliance report of a failing twin run (it starts the sandbox).
 docs: setup
 	$(BIN)/python -m sandbox.catalogue > docs/CHECKS.md
+	$(BIN)/python -m sandbox.screenshots docs
 
 # Benchmarks print ratios and assert nothing; each run in them has a subprocess timeout (a hang guard).
 # distance.py: the suite against its sequential floor, and under 0-200 ms of added RTT (issue 14);

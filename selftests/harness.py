@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -160,3 +161,22 @@ class Listener:
         for conn in self.held:
             conn.close()
         self.sock.close()
+
+
+def render_in_browser(path: Path) -> tuple[str, list[str], bytes]:
+    """(the page's visible text, console errors, the page printed to PDF), in Debian's headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(path.as_uri(), timeout=20_000)
+            text = page.inner_text("body")
+            pdf = page.pdf(format="A4", print_background=True)
+        finally:
+            browser.close()
+    return re.sub(r"[ \t]+", " ", text), errors, pdf

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import io
+import json
+import re
 import secrets
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import jsonschema
+from pypdf import PdfReader
+
 from fixtures.catalogue import ROOT, checks
 from sandbox.catalogue import catalogue
-from selftests.harness import LOCAL, Run, Stack, write_env
+from selftests.harness import LOCAL, Run, Stack, render_in_browser, write_env
 
 CHECK_IDS = sorted(c.id for c in checks())
 
@@ -39,14 +45,45 @@ def test_junit_carries_id_and_severity(good_run: Run) -> None:
     assert set(seen.values()) <= {"critical", "high", "medium", "low", "info"}
 
 
-def test_html_is_self_contained_with_columns_and_summary(good_run: Run) -> None:
+SECTIONS = (
+    "verdict",
+    "scores",
+    "failures",
+    "waived",
+    "blocked",
+    "not-checked",
+    "not-applicable",
+    "passed",
+    "environment",
+)
+
+
+def test_html_report_reads_top_to_bottom(good_run: Run) -> None:
     text = report(good_run, ".html").read_text()
-    for column in ("Check", "Severity", "Area", "Guide"):
-        assert f">{column}</th>" in text
-    assert "By area" in text and "By severity" in text and "Gate PASSED" in text
-    assert '<link rel="stylesheet" href' not in text  # self-contained: the CSS is inline
+    found = re.findall(r'<section class="[^"]*" id="([a-z-]+)"|<section id="([a-z-]+)"', text)
+    order = [a or b for a, b in found]
+    assert [s for s in order if s != "changes"] == list(SECTIONS), order
+    assert "Gate PASSED" in text and "<script" not in text and '<link rel="stylesheet"' not in text
     for check_id in CHECK_IDS:
         assert check_id in text
+    assert "VeriHome Troubleshooting Guide, " in text and ".txt" not in text, "guides are cited by title and section"
+    assert str(ROOT) not in text and "/tmp/" not in text, "a machine path reached the report"
+    assert "${SANDBOX_CA_BUNDLE}" in text, "the environment is shown as its file says it"
+    assert not re.search(r"object at 0x|<fixtures\.|Outcome\.", text), "a Python repr reached the report"
+
+
+def test_json_report_follows_its_schema(good_run: Run) -> None:
+    schema = json.loads((ROOT / "docs" / "report.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(good_run.document)]
+    assert not errors, errors[:5]
+
+
+def test_junit_test_cases_are_named_by_check(good_run: Run) -> None:
+    names = [case.get("name", "") for case in ET.parse(report(good_run, ".xml")).getroot().iter("testcase")]
+    assert sorted(name.split(" ", 1)[0] for name in names) == CHECK_IDS
+    assert "HDR-01 Answers carry X-Content-Type-Options: nosniff" in names
 
 
 def test_catalogue_is_current() -> None:
@@ -104,6 +141,10 @@ def test_canary_secrets_never_leak(stack: Stack, tmp_path: Path) -> None:
     assert outcomes["POOL-01"] == "blocked", outcomes  # by DB-01: the unreachable database is reported once
     outputs = {"terminal": run.out}
     outputs.update({path.name: path.read_text() for path in run.report_dir.iterdir()})
+    html = next(run.report_dir.glob("*.html"))
+    _, _, pdf = render_in_browser(html)
+    outputs["the PDF"] = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "DB-01" in outputs["the PDF"]
     for name, text in outputs.items():
         assert hook_canary not in text, f"the webhook secret leaked into {name}"
         assert password_canary not in text, f"the DSN password leaked into {name}"
