@@ -10,7 +10,7 @@ setup: system $(VENV)/.installed
 
 # nginx, PostgreSQL and Redis from Debian's packages, only when they are missing; chromium and
 # certutil (libnss3-tools) too, for UI-01, which environments/local.yml enables (`ui:`); libfaketime for
-# the twin whose clock is off.
+# the twin whose clock is off; Prometheus and Alertmanager for the monitoring checks (MON).
 system:
 	@missing=""; \
 	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing="$$missing nginx-light"; \
@@ -21,6 +21,8 @@ system:
 	$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v certutil >/dev/null || missing="$$missing libnss3-tools"; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "preflight needs:$$missing (apt-get install$$missing as root)"; exit 1; fi; \
 	  echo "installing:$$missing"; \

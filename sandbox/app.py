@@ -10,6 +10,7 @@ import json
 import os
 import re
 import secrets
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash
 
+from sandbox import metrics
 from sandbox.settings import SETTINGS_ENV, app_settings
 from sandbox.verify import access_token, bearer_claims, credentials, login_answer, stripe_event, webhook_mode
 
@@ -64,6 +66,7 @@ def create_app(settings: dict[str, Any]) -> Flask:
     _register_auth(app, cfg["auth"], cfg["secret_key"])
     _register_api(app, engine, cookies, cfg["auth"], cfg["secret_key"], cfg["slow_query_seconds"])
     _register_webhook(app, cfg["webhook"], cfg["webhook_secret"])
+    _register_metrics(app)
     if cfg["debug"]:
         # What `flask run --debug` (V: Debug Mode) puts in front of the app. nginx only forwards the
         # API prefix, so the console sits under it, where /console sits on an API host of its own.
@@ -285,6 +288,25 @@ def _register_login(app: Flask, engine: sa.Engine, cookies: dict[str, Any], auth
             samesite=cookies["csrf_samesite"],
         )
         return response, 200
+
+
+def _register_metrics(app: Flask) -> None:
+    """GET /metrics on gunicorn's own port, for Prometheus: nginx does not proxy it."""
+
+    @app.before_request
+    def started() -> None:
+        g.metrics_started = time.monotonic()
+
+    @app.after_request
+    def counted(response: Response) -> Response:
+        began = g.get("metrics_started")  # unset when an earlier hook answered first (a refused login)
+        metrics.observe(request.method, response.status_code, time.monotonic() - began if began else 0.0)
+        return response
+
+    @app.get("/metrics")
+    def exposition() -> Response:
+        body, kind = metrics.exposition()
+        return Response(body, content_type=kind)
 
 
 def _register_webhook(app: Flask, hook: dict[str, Any], secret: str) -> None:

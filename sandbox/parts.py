@@ -301,3 +301,16 @@ class DataPart(Part):
     def changes_app_database(self) -> bool:
         """Whether it changes the Flask API's database (`app`)."""
         return bool(self.sql or self.sql_failing or self.alembic_revision or self.hold_transaction)
+
+
+# --- monitoring (sandbox/monitoring.py: Prometheus and Alertmanager) ---------------------------
+
+
+class MonitoringKnobs(Part):
+    """Declaring anything gives the twin a Prometheus and Alertmanager of its own; the others share the good one."""
+
+    extra_jobs: dict[str, str] = Field(default_factory=dict)  # job -> host:port, scraped as well
+    extra_alerts: list[dict[str, Any]] = Field(default_factory=list)  # alerting rules beside the guide's
+    extra_records: list[dict[str, Any]] = Field(default_factory=list)  # recording rules
+    drop_alerts: tuple[str, ...] = ()  # the guide's alerts left out
+    alertmanager: bool = True  # Prometheus sends its alerts to the Alertmanager

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.parts import DataPart, NginxKnobs, RedisSettings, RedisSetup
+from sandbox.parts import DataPart, MonitoringKnobs, NginxKnobs, RedisSettings, RedisSetup
 from sandbox.postgres import APP_DATABASE, DJANGO_DATABASE, SITE_DATABASE
 from sandbox.redis_server import QUEUE_SEED
 from sandbox.twins import Twin
+from sandbox.twins.model import API_FRAMEWORKS
 
 GOOD = "good"
 # The cluster shared by the twins that change only data (a database each).
@@ -89,6 +90,14 @@ class InstancePlan:
     health_path: str = "/api/health"
     data: DataPart | None = None  # changes to its database before its app starts (Flask data twins)
     clone: bool = False  # its database is cloned from the cluster's `app` first
+    monitoring: str | None = None  # its Prometheus and Alertmanager: a key of Plan.monitoring (API instances)
+
+
+@dataclass(frozen=True)
+class MonitoringPlan:
+    name: str  # GOOD (shared by every API instance that declares no monitoring), or a twin instance's own
+    knobs: MonitoringKnobs
+    owner: str  # the instance whose API it scrapes: started right after that instance
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,7 @@ class Plan:
     certificates: tuple[str, ...]  # the leaves nginx presents (sandbox.tls.VARIANTS, or good)
     releases: dict[str, ReleasePlan]
     instances: tuple[InstancePlan, ...]
+    monitoring: dict[str, MonitoringPlan]
 
 
 def make_plan(instances: Sequence[tuple[Twin, str]]) -> Plan:
@@ -113,6 +123,7 @@ def make_plan(instances: Sequence[tuple[Twin, str]]) -> Plan:
         certificates=tuple(dict.fromkeys(twin.nginx.certificate for twin in twins)),
         releases=releases,
         instances=tuple(_instance(twin, fw, cluster_of, releases) for twin, fw in instances),
+        monitoring=_monitoring(instances),
     )
 
 
@@ -194,6 +205,24 @@ def _redis(twins: list[Twin]) -> dict[str, RedisPlan]:
     return servers
 
 
+def monitoring_name(twin: Twin, framework: str) -> str | None:
+    """An API instance's Prometheus: its own when it declares monitoring, else the shared one; sites have none."""
+    if framework not in API_FRAMEWORKS:
+        return None
+    return twin.instance(framework) if twin.monitoring.declared else GOOD
+
+
+def _monitoring(instances: Sequence[tuple[Twin, str]]) -> dict[str, MonitoringPlan]:
+    """The shared Prometheus scrapes the good instance's API when there is one, else the first that shares it."""
+    plans: dict[str, MonitoringPlan] = {}
+    ordered = sorted(instances, key=lambda pair: pair[0].name != GOOD)
+    for twin, fw in ordered:
+        name = monitoring_name(twin, fw)
+        if name is not None and name not in plans:
+            plans[name] = MonitoringPlan(name, twin.monitoring, twin.instance(fw))
+    return plans
+
+
 def _instance(twin: Twin, framework: str, cluster_of: dict[str, str], releases: dict[str, ReleasePlan]) -> InstancePlan:
     name = twin.instance(framework)
     cluster = cluster_of[name]
@@ -216,4 +245,5 @@ def _instance(twin: Twin, framework: str, cluster_of: dict[str, str], releases: 
         health_path=HEALTH_PATHS.get(framework, "/api/health"),
         data=twin.data if changes_data else None,
         clone=clone,
+        monitoring=monitoring_name(twin, framework),
     )

@@ -26,9 +26,10 @@ from werkzeug.security import generate_password_hash
 from sandbox import sites, spa
 from sandbox.appserver import AppServer, migrate_django, python_env
 from sandbox.launcher import Launcher
+from sandbox.monitoring import Monitoring
 from sandbox.nginx import Nginx, nginx_binary
 from sandbox.parts import CorsSettings
-from sandbox.plan import GOOD, SHAPE_NGINX, InstancePlan, Plan, ReleasePlan, make_plan
+from sandbox.plan import GOOD, SHAPE_NGINX, InstancePlan, MonitoringPlan, Plan, ReleasePlan, make_plan
 from sandbox.postgres import Cluster
 from sandbox.proc import Process, SandboxError, Supervisor, is_root
 from sandbox.redis_server import CACHE_SEED, CACHE_SETTINGS, RedisServer, RedisTls
@@ -71,6 +72,9 @@ class Sandbox:
         self._clusters: dict[str, Cluster] = {}
         # The queue and session store (one per twin with Redis settings of its own) and the cache.
         self._redis: dict[str, RedisServer] = {}
+        # Prometheus and Alertmanager: the shared pair, and those of the twins that declare monitoring.
+        self._monitoring: dict[str, Monitoring] = {}
+        self._monitoring_plans: dict[str, MonitoringPlan] = {}
         cache = workdir / "redis" / "cache"
         self._redis_cache = RedisServer(
             cache, cache.with_suffix(".log"), CACHE_SETTINGS, CACHE_SEED, "redis-server cache"
@@ -108,9 +112,20 @@ class Sandbox:
             "SANDBOX_NGINX_CONF": str(running.nginx.conf),
             "SANDBOX_NGINX_BINARY": nginx_binary(),
             "SANDBOX_JWT_SECRET": running.secret_key,
+            **self._monitoring_urls(running.plan.monitoring),
         }
         assert set(values) == set(VARIABLES), "sandbox.variables.VARIABLES lists every variable"
         return values
+
+    def _monitoring_urls(self, name: str | None) -> dict[str, str]:
+        """An API instance's Prometheus and Alertmanager; a site has none (a closed port: its files declare none)."""
+        monitoring = self._monitoring.get(name or GOOD) or self._monitoring.get(GOOD)
+        if monitoring is None:
+            return {k: VARIABLES[k] for k in ("SANDBOX_PROMETHEUS_URL", "SANDBOX_ALERTMANAGER_URL")}
+        return {
+            "SANDBOX_PROMETHEUS_URL": monitoring.prometheus_url,
+            "SANDBOX_ALERTMANAGER_URL": monitoring.alertmanager_url,
+        }
 
     def nginx_conf(self, twin: str = GOOD) -> Path:
         """The rendered nginx.conf of a twin (for `nginx -t` and config-parsing checks)."""
@@ -205,6 +220,7 @@ class Sandbox:
         self._began = time.monotonic()
         deadline = self._began + timeout
         self._order = [instance.name for instance in plan.instances]
+        self._monitoring_plans = plan.monitoring
         self.workdir.mkdir(parents=True, exist_ok=True)
         # Forks the gunicorns (fork_apps) and stops everything if this process dies unstopped.
         guardian = Launcher(self._supervisor, self.workdir / "app-launcher.log", python_env())
@@ -368,6 +384,16 @@ class Sandbox:
         running.processes = (nginx_proc, app_proc)
         self._check_chain(running, deadline)
         self._mark(f"twin {instance.name}")
+        self._start_monitoring(instance, app.port, deadline)
+
+    def _start_monitoring(self, instance: InstancePlan, app_port: int, deadline: float) -> None:
+        """The Prometheus (and Alertmanager) whose API is this instance's, once it answers."""
+        for plan in self._monitoring_plans.values():
+            if plan.owner == instance.name:
+                monitoring = Monitoring(plan.name, self.workdir / "monitoring" / plan.name, plan.knobs)
+                self._monitoring[plan.name] = monitoring
+                monitoring.start(self._supervisor, app_port, deadline)
+                self._mark(f"monitoring {plan.name}")
 
     def _awaited(self, instance: InstancePlan) -> str:
         """What an instance waits for before it starts, with its log: for a timeout's message."""

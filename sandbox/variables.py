@@ -21,4 +21,7 @@ VARIABLES: dict[str, str] = {
     "SANDBOX_NGINX_BINARY": "nginx",
     # The app's secret key, which signs its JWTs (AUTH-02 signs an expired token with it).
     "SANDBOX_JWT_SECRET": "not-started",
+    # Prometheus and Alertmanager (the API's; a site has none).
+    "SANDBOX_PROMETHEUS_URL": "http://127.0.0.1:1",
+    "SANDBOX_ALERTMANAGER_URL": "http://127.0.0.1:1",
 }

@@ -25,7 +25,7 @@ PRODUCT_ENVIRON = {
     "SMOKE_EMAIL": "smoke@example.com",
 }
 # The sandbox extra's libraries: a production install has none of them.
-SANDBOX_LIBRARIES = ("flask", "werkzeug", "django", "trustme", "stripe", "gunicorn")
+SANDBOX_LIBRARIES = ("flask", "werkzeug", "django", "trustme", "stripe", "gunicorn", "prometheus_client")
 
 
 def imports(path: Path) -> set[str]:

@@ -16,7 +16,17 @@ from sandbox.twins import Twin, TwinError
 from selftests.harness import ROOT
 
 # What the product's `make docs` (the catalogue reads the twins) must do without the sandbox extras.
-APP_MODULES = ("flask", "werkzeug", "django", "trustme", "stripe", "gunicorn", "sqlalchemy", "jinja2")
+APP_MODULES = (
+    "flask",
+    "werkzeug",
+    "django",
+    "trustme",
+    "stripe",
+    "gunicorn",
+    "sqlalchemy",
+    "jinja2",
+    "prometheus_client",
+)
 
 
 def declare(**parts: Any) -> Twin:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.debug import technical_500_response
 
-from sandbox import verify
+from sandbox import metrics, verify
 
 
 def bearer_claims(request: HttpRequest) -> dict[str, Any] | None:
@@ -56,3 +57,22 @@ class InternalTracebackMiddleware:
         if request.META.get("REMOTE_ADDR") in settings.INTERNAL_IPS:
             return technical_500_response(request, type(exception), exception, exception.__traceback__)
         return None
+
+
+class MetricsMiddleware:
+    """Counts every answer for /metrics (sandbox.metrics), the first middleware: it sees what the others answer."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        began = time.monotonic()
+        response = self.get_response(request)
+        metrics.observe(request.method or "GET", response.status_code, time.monotonic() - began)
+        return response
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """GET /metrics on gunicorn's own port, for Prometheus: nginx does not proxy it."""
+    body, kind = metrics.exposition()
+    return HttpResponse(body, content_type=kind)

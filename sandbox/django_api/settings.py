@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "sandbox.django_api.middleware.MetricsMiddleware",
     *(["corsheaders.middleware.CorsMiddleware"] if _cors["enabled"] else []),
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

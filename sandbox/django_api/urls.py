@@ -7,7 +7,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from sandbox import verify
-from sandbox.django_api import views
+from sandbox.django_api import middleware, views
 
 # json_errors: without these, Django's default HTML error pages.
 if settings.JSON_ERRORS:
@@ -19,6 +19,7 @@ if settings.JSON_ERRORS:
 verify.webhook_mode(settings.WEBHOOK["verify"])
 
 urlpatterns = [
+    path("metrics", middleware.metrics_view, name="metrics"),
     path("api/health", views.health, name="health"),
     path("api/auth/health", views.auth_health, name="auth-health"),
     path("api/auth/login", views.login, name="login"),

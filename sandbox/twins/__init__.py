@@ -20,6 +20,7 @@ from sandbox.twins import (
     database,
     django,
     headers,
+    monitoring,
     nginx,
     pool,
     redis,
@@ -63,7 +64,9 @@ GOOD = Twin(
     frameworks=FRAMEWORKS,  # a good stack of every shape
 )
 
-_AREAS = (spa, cors, cookies, pool, webhooks, tls, headers, app, auth, nginx, ui, database, redis, django, sites)
+_AREAS = (
+    spa, cors, cookies, pool, webhooks, tls, headers, app, auth, nginx, ui, database, redis, django, sites, monitoring,
+)  # fmt: skip
 TWINS: dict[str, Twin] = {GOOD.name: GOOD}
 for _area in _AREAS:
     for _twin in _area.TWINS:

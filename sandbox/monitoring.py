@@ -1,0 +1,155 @@
+"""Prometheus and Alertmanager from Debian, on free loopback ports: they scrape the API's /metrics, themselves and
+each other, every second, and evaluate the guide's alert hierarchy (H: Monitoring and Alerting)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sandbox.parts import MonitoringKnobs
+from sandbox.proc import HOST, Process, Supervisor, free_port
+
+# The VeriHome guide's alert hierarchy: the service is down (critical), errors (critical), latency (warning).
+GOOD_RULES: list[dict[str, Any]] = [
+    {
+        "alert": "ServiceDown",
+        "expr": "up == 0",
+        "for": "1m",
+        "labels": {"severity": "critical"},
+        "annotations": {"summary": "{{ $labels.job }} on {{ $labels.instance }} is down"},
+    },
+    {
+        "alert": "HighErrorRate",
+        "expr": 'sum by (job) (rate(http_requests_total{status=~"5.."}[5m]))'
+        " / sum by (job) (rate(http_requests_total[5m])) > 0.05",
+        "for": "5m",
+        "labels": {"severity": "critical"},
+        "annotations": {"summary": "more than 5% of {{ $labels.job }}'s requests fail"},
+    },
+    {
+        "alert": "HighLatency",
+        "expr": "histogram_quantile(0.95, sum by (le, job) (rate(http_request_duration_seconds_bucket[5m]))) > 1",
+        "for": "10m",
+        "labels": {"severity": "warning"},
+        "annotations": {"summary": "{{ $labels.job }}'s 95th percentile latency is over 1 s"},
+    },
+]
+RECORDING_RULES: list[dict[str, Any]] = [
+    {"record": "job:http_requests:rate5m", "expr": "sum by (job) (rate(http_requests_total[5m]))"},
+]
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}/-/ready", timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def _settled(port: int) -> bool:
+    """Every target scraped and every rule evaluated once: what a run reads is then what Prometheus found."""
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}/api/v1/targets", timeout=2) as answer:
+            targets = json.load(answer)["data"]["activeTargets"]
+        with urllib.request.urlopen(f"http://{HOST}:{port}/api/v1/rules", timeout=2) as answer:
+            groups = json.load(answer)["data"]["groups"]
+    except (OSError, ValueError, KeyError):
+        return False
+    rules = [rule for group in groups for rule in group["rules"]]
+    unevaluated = [r for r in rules if r.get("lastEvaluation", "").startswith("0001-")]
+    return all(t["health"] != "unknown" for t in targets) and not unevaluated
+
+
+class Monitoring:
+    """One Prometheus and its Alertmanager, for the API at `app_port`."""
+
+    def __init__(self, name: str, directory: Path, knobs: MonitoringKnobs) -> None:
+        self.name = name
+        self.directory = directory
+        self.knobs = knobs
+        self.prometheus_port = 0
+        self.alertmanager_port = 0
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{HOST}:{self.prometheus_port}"
+
+    @property
+    def alertmanager_url(self) -> str:
+        # Without an Alertmanager (a twin), a port where nothing listens.
+        return f"http://{HOST}:{self.alertmanager_port or 1}"
+
+    def start(self, supervisor: Supervisor, app_port: int, deadline: float) -> list[Process]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        started = [self._start_alertmanager(supervisor, deadline)] if self.knobs.alertmanager else []
+
+        def launch() -> Process:
+            self.prometheus_port = free_port()
+            config = self._write_prometheus(app_port)
+            binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+            argv = [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.directory / 'tsdb'}",
+                f"--web.listen-address={HOST}:{self.prometheus_port}",
+                "--storage.tsdb.retention.time=1h",
+                "--log.level=warn",
+            ]
+            return supervisor.spawn(f"prometheus {self.name}", argv, self.directory / "prometheus.log")
+
+        prometheus = supervisor.spawn_retrying(
+            launch, lambda p: p.wait_until(lambda: _ready(self.prometheus_port), deadline, "ready")
+        )
+        prometheus.wait_until(lambda: _settled(self.prometheus_port), deadline, "a first scrape and evaluation")
+        return [prometheus, *started]
+
+    def _start_alertmanager(self, supervisor: Supervisor, deadline: float) -> Process:
+        config = self.directory / "alertmanager.yml"
+        # Nowhere to send to: the sandbox never notifies anyone; a route and a receiver make it valid.
+        config.write_text(yaml.safe_dump({"route": {"receiver": "nobody"}, "receivers": [{"name": "nobody"}]}))
+
+        def launch() -> Process:
+            self.alertmanager_port = free_port()
+            binary = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+            argv = [
+                binary,
+                f"--config.file={config}",
+                f"--storage.path={self.directory / 'alertmanager'}",
+                f"--web.listen-address={HOST}:{self.alertmanager_port}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ]
+            return supervisor.spawn(f"alertmanager {self.name}", argv, self.directory / "alertmanager.log")
+
+        return supervisor.spawn_retrying(
+            launch, lambda p: p.wait_until(lambda: _ready(self.alertmanager_port), deadline, "ready")
+        )
+
+    def _write_prometheus(self, app_port: int) -> Path:
+        rules = self.directory / "rules.yml"
+        alerts = [r for r in GOOD_RULES if r["alert"] not in self.knobs.drop_alerts] + self.knobs.extra_alerts
+        groups = [{"name": "preflight", "interval": "1s", "rules": alerts + RECORDING_RULES + self.knobs.extra_records}]
+        rules.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+        jobs = {"api": f"{HOST}:{app_port}", "prometheus": f"{HOST}:{self.prometheus_port}"}
+        jobs.update(self.knobs.extra_jobs)
+        config: dict[str, Any] = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
+            "rule_files": [str(rules)],
+            "scrape_configs": [{"job_name": job, "static_configs": [{"targets": [t]}]} for job, t in jobs.items()],
+        }
+        if self.knobs.alertmanager:
+            config["alerting"] = {
+                "alertmanagers": [{"static_configs": [{"targets": [f"{HOST}:{self.alertmanager_port}"]}]}]
+            }
+            config["scrape_configs"].append(
+                {"job_name": "alertmanager", "static_configs": [{"targets": [f"{HOST}:{self.alertmanager_port}"]}]}
+            )
+        path = self.directory / "prometheus.yml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
