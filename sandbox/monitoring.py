@@ -52,8 +52,9 @@ def _ready(port: int) -> bool:
         return False
 
 
-def _settled(port: int) -> bool:
-    """Every target scraped and every rule evaluated once: what a run reads is then what Prometheus found."""
+def _settled(port: int, targets_expected: int) -> bool:
+    """Every target found, scraped and every rule evaluated once: what a run reads is then what Prometheus found
+    (right after it is ready, service discovery may not have handed over the targets yet)."""
     try:
         with urllib.request.urlopen(f"http://{HOST}:{port}/api/v1/targets", timeout=2) as answer:
             targets = json.load(answer)["data"]["activeTargets"]
@@ -63,7 +64,8 @@ def _settled(port: int) -> bool:
         return False
     rules = [rule for group in groups for rule in group["rules"]]
     unevaluated = [r for r in rules if r.get("lastEvaluation", "").startswith("0001-")]
-    return all(t["health"] != "unknown" for t in targets) and not unevaluated
+    scraped = len(targets) >= targets_expected and all(t["health"] != "unknown" for t in targets)
+    return scraped and bool(rules) and not unevaluated
 
 
 class Monitoring:
@@ -75,6 +77,7 @@ class Monitoring:
         self.knobs = knobs
         self.prometheus_port = 0
         self.alertmanager_port = 0
+        self.targets = 0  # how many targets its config lists
 
     @property
     def prometheus_url(self) -> str:
@@ -82,12 +85,15 @@ class Monitoring:
 
     @property
     def alertmanager_url(self) -> str:
-        # Without an Alertmanager (a twin), a port where nothing listens.
+        # Without an Alertmanager of its own (a twin), where Prometheus sends, or a port where nothing listens.
+        if self.knobs.alertmanager_at:
+            return f"http://{self.knobs.alertmanager_at}"
         return f"http://{HOST}:{self.alertmanager_port or 1}"
 
     def start(self, supervisor: Supervisor, app_port: int, deadline: float) -> list[Process]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        started = [self._start_alertmanager(supervisor, deadline)] if self.knobs.alertmanager else []
+        own = self.knobs.alertmanager and not self.knobs.alertmanager_at
+        started = [self._start_alertmanager(supervisor, deadline)] if own else []
 
         def launch() -> Process:
             self.prometheus_port = free_port()
@@ -106,7 +112,9 @@ class Monitoring:
         prometheus = supervisor.spawn_retrying(
             launch, lambda p: p.wait_until(lambda: _ready(self.prometheus_port), deadline, "ready")
         )
-        prometheus.wait_until(lambda: _settled(self.prometheus_port), deadline, "a first scrape and evaluation")
+        prometheus.wait_until(
+            lambda: _settled(self.prometheus_port, self.targets), deadline, "a first scrape and evaluation"
+        )
         return [prometheus, *started]
 
     def _start_alertmanager(self, supervisor: Supervisor, deadline: float) -> Process:
@@ -144,12 +152,12 @@ class Monitoring:
             "scrape_configs": [{"job_name": job, "static_configs": [{"targets": [t]}]} for job, t in jobs.items()],
         }
         if self.knobs.alertmanager:
-            config["alerting"] = {
-                "alertmanagers": [{"static_configs": [{"targets": [f"{HOST}:{self.alertmanager_port}"]}]}]
+            target = {
+                "static_configs": [{"targets": [self.knobs.alertmanager_at or f"{HOST}:{self.alertmanager_port}"]}]
             }
-            config["scrape_configs"].append(
-                {"job_name": "alertmanager", "static_configs": [{"targets": [f"{HOST}:{self.alertmanager_port}"]}]}
-            )
+            config["alerting"] = {"alertmanagers": [target]}
+            config["scrape_configs"].append({"job_name": "alertmanager", **target})
+        self.targets = len(config["scrape_configs"])
         path = self.directory / "prometheus.yml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         return path

@@ -314,3 +314,4 @@ class MonitoringKnobs(Part):
     extra_records: list[dict[str, Any]] = Field(default_factory=list)  # recording rules
     drop_alerts: tuple[str, ...] = ()  # the guide's alerts left out
     alertmanager: bool = True  # Prometheus sends its alerts to the Alertmanager
+    alertmanager_at: str = ""  # host:port: send them there instead, where no Alertmanager runs (it is down)

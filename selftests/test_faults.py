@@ -6,8 +6,11 @@ written. The subprocess timeout is a hang guard, not a speed assertion.
 
 from __future__ import annotations
 
+import http.server
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +34,7 @@ def dead_env(folder: Path, port: int, **timeouts: float) -> Path:
             },
             "session": {"landing": "/", "cookies": {"session": ["session"]}},
             "webhooks": {"stripe": {"url": f"{base}/webhooks/stripe/"}},
+            "monitoring": {"prometheus": f"http://127.0.0.1:{port}", "jobs": ["api"]},
             "database": {
                 "dsn": "${FAULT_DSN}",
                 "pool": {"processes": 2, "size": 5, "max_overflow": 5, "timeout": 10, "recycle": 1800},
@@ -80,6 +84,9 @@ def test_target_and_database_down(tmp_path: Path) -> None:
         # TLS-03 reads the presented chain through its own handshake (pyOpenSSL), not through requests.
         ("hang", "TLS-03", r"no TLS answer within the timeout"),
         ("reset", "TLS-03", r"reset|closed during the TLS handshake"),
+        # Prometheus that accepts and never answers, or resets: MON fails with the cause, within the timeout.
+        ("hang", "MON-01 or MON-03", r"timed out|read timeout"),
+        ("reset", "MON-02 or MON-05", r"reset|closed the connection"),
     ],
     indirect=["listener"],
 )
@@ -134,3 +141,35 @@ def test_a_trickling_answer_is_cut_at_the_deadline(tmp_path: Path) -> None:
     assert records and all(r["outcome"] == "failed" for r in records), run.out[-3000:]
     for record in records:
         assert re.search(r"still arriving after 2s|no complete answer|stopped answering", record["message"]), record
+
+
+class HtmlEverywhere(http.server.BaseHTTPRequestHandler):
+    """A web server where Prometheus should be: every path answers 200 with an HTML page."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        body = b"<!doctype html><title>Welcome to nginx!</title>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_prometheus_answering_html(tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HtmlEverywhere)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = dead_env(tmp_path, server.server_address[1])
+        run = run_suite(
+            env, tmp_path / "reports", "-k", "MON", extra_env={"FAULT_DSN": "postgresql://a:b@127.0.0.1:1/a"}
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(run.document["checks"]) == 5, run.out[-3000:]
+    for record in run.document["checks"]:
+        assert record["outcome"] == "failed", record
+        assert "text/html: not Prometheus's JSON API" in record["message"], record["message"]

@@ -93,4 +93,25 @@ TWINS = [
         monitoring={"alertmanager": False, "drop_alerts": ("ServiceDown",)},
         frameworks=("flask",),
     ),
+    Twin(
+        name="mon-alertmanager-down",
+        description="Prometheus sends its alerts to an Alertmanager that is not running (its host was "
+        "replaced and the new one never started it): every alert fails to be delivered.",
+        guide=f"{H}: Create Alert Hierarchy",
+        breaks={
+            "MON-05": r"GET http://127\.0\.0\.1:1/-/ready: .*connection refused",
+            "MON-01": r"alertmanager http://127\.0\.0\.1:1/metrics: down",
+        },
+        monitoring={"alertmanager_at": "127.0.0.1:1"},
+        frameworks=("flask",),
+    ),
+    Twin(
+        name="mon-no-service-down",
+        description="The ServiceDown alert (up == 0) was dropped as noisy: a job that stops answering its "
+        "scrapes raises nothing, though the Alertmanager is fine.",
+        guide=f"{H}: Create Alert Hierarchy",
+        breaks={"MON-05": r"job api: no alert on up == 0 covers it"},
+        monitoring={"drop_alerts": ("ServiceDown",)},
+        frameworks=("flask",),
+    ),
 ]
