@@ -10,6 +10,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered by the API", ["method", "status"])
 LATENCY = Histogram("http_request_duration_seconds", "Time the API took to answer", ["method"])
+# Series that exist from the start, at 0, as a well-instrumented app declares them: each worker's first
+# scrape already shows them.
+REQUESTS.labels("GET", "200")
+LATENCY.labels("GET")
 
 
 def observe(method: str, status: int, seconds: float) -> None:
