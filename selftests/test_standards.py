@@ -28,7 +28,8 @@ def test_every_scheme_has_examples() -> None:
 def test_cite_accepts_a_well_formed_id(scheme: str, ident: str) -> None:
     citation = cite(f"{scheme}:{ident}")
     assert (citation.scheme, citation.id, str(citation)) == (scheme, ident, f"{scheme}:{ident}")
-    assert citation.label == f"{SCHEMES[scheme].title} {ident}"
+    joint = ": " if scheme == "Mozilla" else " "
+    assert citation.label == f"{SCHEMES[scheme].title}{joint}{ident}"
     assert citation.url.startswith("https://") and "{" not in citation.url
 
 

@@ -60,7 +60,12 @@ def test_rules_evaluate(prom: Prometheus) -> None:
     fail_on(problems, f"Prometheus at {prom.url}: {len(problems)} rule(s) fail to evaluate:")
 
 
-@check("MON-03", severity="medium", guide=[GUIDE, "H: False Alerts", "H: Create Alert Hierarchy"])
+@check(
+    "MON-03",
+    severity="medium",
+    guide=[GUIDE, "H: False Alerts", "H: Create Alert Hierarchy"],
+    standards=["pint:alerts/for", "pint:alerts/annotation", "pint:rule/label"],
+)
 def test_alerts_well_formed(prom: Prometheus, env: EnvironmentModel) -> None:
     """Every alert has a severity, a summary and a `for:` at or over the declared minimum
 
@@ -86,7 +91,13 @@ def test_alerts_well_formed(prom: Prometheus, env: EnvironmentModel) -> None:
     fail_on(problems, f"{len(problems)} alert rule problem(s):")
 
 
-@check("MON-04", severity="medium", guide=[GUIDE, "H: Missing Metrics"], inputs={"lookback": "1d"})
+@check(
+    "MON-04",
+    severity="medium",
+    guide=[GUIDE, "H: Missing Metrics"],
+    inputs={"lookback": "1d"},
+    standards=["pint:promql/series"],
+)
 def test_alerts_watch_existing_series(prom: Prometheus, inputs: dict[str, Any]) -> None:
     """Alerts watch series that exist
 
