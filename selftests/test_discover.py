@@ -296,3 +296,20 @@ def test_discovery_without_credentials_does_not_log_in(stack: Stack, tmp_path: P
     assert "set ${PREFLIGHT_LOGIN_PASSWORD}" in done.stderr
     session = yaml.safe_load(file.read_text())["session"]
     assert session["login"]["path"] == "/api/auth/login" and "token" not in session
+
+
+def test_discovery_of_an_spa_without_its_fallback(stack: Stack, tmp_path: Path) -> None:
+    """A broken SPA (no try_files fallback) answers its deep links 404, like a server-rendered site: discovery
+    still knows it by its empty mount point, declares its links as client routes, and SPA-01 then fails."""
+    target = "spa-no-fallback"
+    if target not in stack.sandbox.twins:
+        pytest.skip(f"{target} is not selected by --twins")
+    variables = stack.sandbox.variables(target)
+    port, file = variables["SANDBOX_HTTPS_PORT"], tmp_path / "no-fallback.yml"
+    args = ["--ca-bundle", variables["SANDBOX_CA_BUNDLE"], "--origin", f"https://app.preflight.test:{port}"]
+    done = discover(f"https://localhost:{port}/", "-o", str(file), *args, environ=secrets_for(variables))
+    assert done.returncode == 0, done.stderr
+    web = yaml.safe_load(file.read_text())["web"]
+    assert web["kind"] == "spa" and web["spa_routes"], web
+    run = suite(stack, file, target, secrets_for(variables), "-k", "SPA-01")
+    assert run.record("SPA-01")["outcome"] == "failed", run.out[-3000:]
