@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from selftests.harness import LOCAL, Run, Stack, render_in_browser, write_env
+from selftests.harness import LOCAL, ROOT, Run, Stack, render_in_browser, write_env
 
 SELECTION = ("-k", "AUTH-05 or HDR-04 or TLS-02")
 
@@ -102,7 +102,10 @@ def test_report_in_a_browser_and_as_pdf(stack: Stack, tmp_path: Path) -> None:
     run = stack.run(env, "refused")
     counts = run.document["counts"]
     assert counts["waived"] == 1 and counts["blocked"] > 0 and counts["not checked"] > 0, counts
-    page_text, errors, pdf = render_in_browser(newest(run, ".html"))
+    html = newest(run, ".html")
+    for name, text in [("HTML", html.read_text()), ("JSON", newest(run, ".json").read_text())]:
+        assert str(ROOT) not in text and "/tmp/" not in text, f"a machine path reached the {name} report"
+    page_text, errors, pdf = render_in_browser(html)
     assert not errors, errors
     assert page_text.index("Gate") < page_text.index("Scores") < page_text.index("Waived failures")
     sections = [("Failures", "failed"), ("Waived failures", "waived"), ("Blocked", "blocked")]
