@@ -263,19 +263,25 @@ def test_bad_input(args: tuple[str, ...], expected: str) -> None:
     one_line_exit_4(discover(*args), expected)
 
 
+def discover_spa_twin(stack: Stack, target: str, folder: Path) -> tuple[Path, dict[str, str]]:
+    """Discovery against a twin's own SPA (skipped when --twins leaves it out): its file and variables."""
+    if target not in stack.sandbox.twins:
+        pytest.skip(f"{target} is not selected by --twins")
+    variables = stack.sandbox.variables(target)
+    port, file = variables["SANDBOX_HTTPS_PORT"], folder / f"{target}.yml"
+    args = ["--ca-bundle", variables["SANDBOX_CA_BUNDLE"], "--origin", f"https://app.preflight.test:{port}"]
+    done = discover(f"https://localhost:{port}/", "-o", str(file), *args, environ=secrets_for(variables))
+    assert done.returncode == 0, done.stderr
+    return file, variables
+
+
 def test_discovery_learns_a_realworld_login(stack: Stack, tmp_path: Path) -> None:
     """A RealWorld-style API ({"user": {...}} in, the JWT at user.token, `Authorization: Token`): discovery finds
     the body shape, where the token sits and the scheme, and the suite then fails the twin's own checks."""
     from sandbox.twins import TWINS as ALL
 
     target = "auth-realworld-token-week"
-    if target not in stack.sandbox.twins:
-        pytest.skip(f"{target} is not selected by --twins")
-    variables = stack.sandbox.variables(target)
-    port, file = variables["SANDBOX_HTTPS_PORT"], tmp_path / "realworld.yml"
-    args = ["--ca-bundle", variables["SANDBOX_CA_BUNDLE"], "--origin", f"https://app.preflight.test:{port}"]
-    done = discover(f"https://localhost:{port}/", "-o", str(file), *args, environ=secrets_for(variables))
-    assert done.returncode == 0, done.stderr
+    file, variables = discover_spa_twin(stack, target, tmp_path)
     session = yaml.safe_load(file.read_text())["session"]
     assert session["login"]["json"] == {
         "user": {"email": "${PREFLIGHT_LOGIN_USER}", "password": "${PREFLIGHT_LOGIN_PASSWORD}"}
@@ -302,13 +308,7 @@ def test_discovery_of_an_spa_without_its_fallback(stack: Stack, tmp_path: Path) 
     """A broken SPA (no try_files fallback) answers its deep links 404, like a server-rendered site: discovery
     still knows it by its empty mount point, declares its links as client routes, and SPA-01 then fails."""
     target = "spa-no-fallback"
-    if target not in stack.sandbox.twins:
-        pytest.skip(f"{target} is not selected by --twins")
-    variables = stack.sandbox.variables(target)
-    port, file = variables["SANDBOX_HTTPS_PORT"], tmp_path / "no-fallback.yml"
-    args = ["--ca-bundle", variables["SANDBOX_CA_BUNDLE"], "--origin", f"https://app.preflight.test:{port}"]
-    done = discover(f"https://localhost:{port}/", "-o", str(file), *args, environ=secrets_for(variables))
-    assert done.returncode == 0, done.stderr
+    file, variables = discover_spa_twin(stack, target, tmp_path)
     web = yaml.safe_load(file.read_text())["web"]
     assert web["kind"] == "spa" and web["spa_routes"], web
     run = suite(stack, file, target, secrets_for(variables), "-k", "SPA-01")
