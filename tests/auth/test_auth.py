@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from fixtures.check import (
     LIMITED,
     Ask,
+    Burst,
     EnvironmentModel,
     Exchange,
     HttpCache,
@@ -265,51 +266,45 @@ def test_login_is_rate_limited(
     login: Login = need("session.login")
     url = site_url(env, login.path)
     headers, body = _wrong_login(http_cache, env, login)
-    options = {
-        "headers": headers,
-        "body": body,
-        "source_address": inputs["source_address"],
-        "recover_within": float(inputs["recovery_seconds"]),
-    }
-    status = _failed_login_status(http_cache, login.method, url, options)
-    if status == LIMITED:
-        return
-    attempts = int(inputs["attempts"]) - 1
     result = burst(
         http_cache,
         login.method,
         url,
-        count=attempts,
+        count=int(inputs["attempts"]),
         concurrency=int(inputs["concurrency"]),
         per_second=float(inputs["per_second"]),
-        **options,
+        headers=headers,
+        body=body,
+        source_address=inputs["source_address"],
+        recover_within=float(inputs["recovery_seconds"]),
+        first=_a_failed_login,
     )
     if result.statuses[LIMITED]:
         return
-    failed = result.statuses[status]
+    status = next(iter(result.statuses))
     # A login that hashes passwords slows down under the burst until it stops answering: not limited either.
     stopped = (
         f", then {result.error}: the logins overloaded the server instead of being limited" if result.error else ""
     )
     fail(
-        f"{result.summary()}: none answered 429 after {failed + 1} failed logins (a failed login answers {status} "
-        f"here){stopped}; expected the login rate limit (nginx limit_req zone=login with limit_req_status 429)"
+        f"{result.summary()}: none answered 429 after {result.statuses[status]} failed logins (a failed login "
+        f"answers {status} here){stopped}; expected the login rate limit (nginx limit_req zone=login with "
+        "limit_req_status 429)"
     )
 
 
-def _failed_login_status(cache: HttpCache, method: str, url: str, options: dict[str, Any]) -> int:
-    """What one login with made-up credentials answers here; a 400, 403 or 5xx is not a failed login."""
-    first = burst(cache, method, url, count=1, **options)
+def _a_failed_login(first: Burst) -> None:
+    """The burst's first answer, to a login with made-up credentials: a 400, 403 or 5xx is not a failed login
+    (and a 429 ends the burst as limited)."""
     if first.error:
         fail(f"the login burst could not start: {first.error}")
     status = next(iter(first.statuses))
     if status in (400, 403) or status >= 500:
         fail(
-            f"{method} {url} with made-up credentials answered {status}, which is not a failed login "
+            f"{first.method} {first.url} with made-up credentials answered {status}, which is not a failed login "
             f"({'a CSRF rejection or a refused request' if status in (400, 403) else 'a server error'}): "
             "the burst would not test the login's limit; check session.login (its body shape, its csrf field)"
         )
-    return status
 
 
 def _wrong_login(cache: HttpCache, env: EnvironmentModel, login: Login) -> tuple[dict[str, str], Any]:
