@@ -265,10 +265,14 @@ def _name_problem(origin: Origin, cert: x509.Certificate) -> str | None:
     return f"{origin}: the certificate does not match the host name {origin.host}: it names {named}"
 
 
-def _trust_problem(origin: Origin, cafile: str | None, env: EnvironmentModel) -> str | None:
-    """Chain trust (through tls.ca_bundle, else the system store); expiry and names are checked apart."""
+def _trust_context(cafile: str | None) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=cafile)
     context.check_hostname = False
+    return context
+
+
+def _trust_problem(origin: Origin, context: ssl.SSLContext, cafile: str | None, env: EnvironmentModel) -> str | None:
+    """Chain trust (through tls.ca_bundle, else the system store); expiry and names are checked apart."""
     where = f"tls.ca_bundle ({cafile})" if cafile else "the system trust store"
     try:
         _handshake(origin, context, env)
@@ -482,35 +486,36 @@ def test_certificate_is_valid(need: Need, env: EnvironmentModel, env_file: Envir
     now = dt.datetime.now(dt.UTC)
     min_days, critical_days = float(inputs["min_days"]), float(inputs["critical_days"])
     problems: list[str] = []
+    context = _trust_context(cafile)
+    # Both handshakes of every origin at once (the chain as presented, and its trust): a few round trips.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        chains = {origin: pool.submit(_chain_or_problem, origin, env) for origin in origins}
+        trusts = {origin: pool.submit(_trust_problem, origin, context, cafile, env) for origin in origins}
     for origin in origins:
-        problems += _certificate_problems(origin, cafile, env, now, min_days, critical_days)
+        chain = chains[origin].result()
+        if isinstance(chain, str):
+            problems.append(chain)
+            continue
+        name = _name_problem(origin, chain[0])
+        trust = trusts[origin].result()
+        problems += [problem for problem in (name, trust) if problem]
+        problems += _validity_problems(origin, chain, now, min_days, critical_days)
     fail_on(problems)
 
 
-def _certificate_problems(
-    origin: Origin, cafile: str | None, env: EnvironmentModel, now: dt.datetime, min_days: float, critical_days: float
-) -> list[str]:
-    """TLS-03 for one https origin: the leaf's names, the chain's trust, every presented certificate's dates."""
+def _chain_or_problem(origin: Origin, env: EnvironmentModel) -> list[x509.Certificate] | str:
+    """TLS-03: the chain one https origin presents, or why it could not be read."""
     from OpenSSL import SSL
 
     try:
         chain = _presented_chain(origin, env)
     except SSL.SysCallError as exc:
-        return [f"{origin}: the connection closed during the TLS handshake ({_openssl_reason(exc)})"]
+        return f"{origin}: the connection closed during the TLS handshake ({_openssl_reason(exc)})"
     except SSL.Error as exc:
-        return [f"{origin}: TLS handshake failed ({_openssl_reason(exc)})"]
+        return f"{origin}: TLS handshake failed ({_openssl_reason(exc)})"
     except OSError as exc:
-        return [_unreachable(origin, exc)]
-    if not chain:
-        return [f"{origin}: the server presented no certificate"]
-    problems = []
-    name = _name_problem(origin, chain[0])
-    if name:
-        problems.append(name)
-    trust = _trust_problem(origin, cafile, env)
-    if trust:
-        problems.append(trust)
-    return problems + _validity_problems(origin, chain, now, min_days, critical_days)
+        return _unreachable(origin, exc)
+    return chain or f"{origin}: the server presented no certificate"
 
 
 def _can_offer(name: str) -> str | None:
