@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from fixtures.check import (
+    Ask,
     CookieNames,
     EnvironmentModel,
     Exchange,
@@ -57,6 +58,22 @@ def _source(need: Need, env: EnvironmentModel) -> Source:
         return Source(spec.login.method, site_url(env, spec.login.path), headers, body, "login")
     landing = need("session.landing")
     return Source("GET", site_url(env, landing), {}, None, "landing")
+
+
+def prefetch(env: EnvironmentModel, inputs: Any) -> list[Ask]:
+    """COOK-05's request to the plain-HTTP origin (the other checks read the run's own login)."""
+    selected = inputs("COOK-05")
+    spec = env.session
+    if selected is None or spec is None or (spec.login is None and not spec.landing):
+        return []
+    if spec.login is not None:
+        headers, body = login_body(spec.login)
+        method, url = spec.login.method, site_url(env, spec.login.path)
+    else:
+        headers, body, method, url = {}, None, "GET", site_url(env, str(spec.landing))
+    if urlsplit(url).scheme != "http":
+        url = http_twin(url, selected.get("http_url") or env.lookup("web.http_url"), "COOK-05")
+    return [Ask(method, url, tuple(headers.items()), body)]
 
 
 def _response_time(exchange: Exchange) -> dt.datetime:

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fixtures.check import (
+    Ask,
     EnvironmentModel,
     Exchange,
     Need,
@@ -29,6 +30,14 @@ JSON = {"Content-Type": "application/json"}
 def _unsigned(need: Need, probe: Probe) -> tuple[str, Exchange]:
     url: str = need("webhooks.stripe.url")
     return url, probe.fetch("POST", url, JSON, UNSIGNED_BODY)
+
+
+def prefetch(env: EnvironmentModel, inputs: Any) -> list[Ask]:
+    """HOOK-01 and HOOK-02's unsigned event (the signed ones carry the time they are sent)."""
+    url = env.lookup("webhooks.stripe.url")
+    if not url or (inputs("HOOK-01") is None and inputs("HOOK-02") is None):
+        return []
+    return [Ask("POST", url, tuple(JSON.items()), UNSIGNED_BODY)]
 
 
 def _csrf_refusal(exchange: Exchange) -> bool:
