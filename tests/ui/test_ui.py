@@ -118,10 +118,9 @@ def _visit(
             resolve_only=ui.resolve_only,
             timeout=ui.timeout,
         ) as context:
-            visits = [
-                browser.visit(context, url, root_selector=ui.root_selector, timeout=ui.timeout, api=api, settle=settle)
-                for url in urls
-            ]
+            visits = browser.visit_all(
+                context, urls, root_selector=ui.root_selector, timeout=ui.timeout, api=api, settle=settle
+            )
     except browser.BrowserUnavailable as exc:
         return [], str(exc)
     return visits, ""
