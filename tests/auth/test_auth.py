@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ from fixtures.check import (
     UserSession,
     burst,
     check,
+    early_or_now,
     fail,
     fail_on,
     join_url,
@@ -266,21 +268,7 @@ def test_login_is_rate_limited(
     `limit_req_status 429;` (the default answer is 503).
     """
     login: Login = need("session.login")
-    url = site_url(env, login.path)
-    headers, body = _wrong_login(http_cache, env, login)
-    result = burst(
-        http_cache,
-        login.method,
-        url,
-        count=int(inputs["attempts"]),
-        concurrency=int(inputs["concurrency"]),
-        per_second=float(inputs["per_second"]),
-        headers=headers,
-        body=body,
-        source_address=inputs["source_address"],
-        recover_within=float(inputs["recovery_seconds"]),
-        first=_a_failed_login,
-    )
+    result = early_or_now(*_login_burst(env, login, inputs, http_cache))
     if result.statuses[LIMITED]:
         return
     status = next(iter(result.statuses))
@@ -293,6 +281,37 @@ def test_login_is_rate_limited(
         f"answers {status} here){stopped}; expected the login rate limit (nginx limit_req zone=login with "
         "limit_req_status 429)"
     )
+
+
+def bursts(env: EnvironmentModel, inputs: Any, http_cache: HttpCache) -> list[tuple[str, Callable[[], Burst]]]:
+    """AUTH-04's burst, started with the burst phase (fixtures.early)."""
+    selected, login = inputs("AUTH-04"), env.lookup("session.login")
+    return [_login_burst(env, login, selected, http_cache)] if selected is not None and login is not None else []
+
+
+def _login_burst(
+    env: EnvironmentModel, login: Login, inputs: dict[str, Any], http_cache: HttpCache
+) -> tuple[str, Callable[[], Burst]]:
+    """(key, work): AUTH-04's burst of logins with made-up credentials."""
+    url = site_url(env, login.path)
+
+    def work() -> Burst:
+        headers, body = _wrong_login(http_cache, env, login)
+        return burst(
+            http_cache,
+            login.method,
+            url,
+            count=int(inputs["attempts"]),
+            concurrency=int(inputs["concurrency"]),
+            per_second=float(inputs["per_second"]),
+            headers=headers,
+            body=body,
+            source_address=inputs["source_address"],
+            recover_within=float(inputs["recovery_seconds"]),
+            first=_a_failed_login,
+        )
+
+    return f"AUTH-04 {login.method} {url} {sorted(inputs.items())!r}", work
 
 
 def _a_failed_login(first: Burst) -> None:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from fixtures.check import LIMITED, HttpCache, Need, burst, check, fail, join_url
+from fixtures.check import (
+    LIMITED,
+    Burst,
+    EnvironmentModel,
+    HttpCache,
+    Need,
+    burst,
+    check,
+    early_or_now,
+    fail,
+    join_url,
+)
 
 
 @check(
@@ -43,18 +55,8 @@ def test_api_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[str
     """
     api_url: str = need("api.url")
     path = inputs["path"] or need("api.health")
-    url = join_url(api_url, str(path))
     count = int(inputs["requests"])
-    result = burst(
-        http_cache,
-        "GET",
-        url,
-        count=count,
-        concurrency=int(inputs["concurrency"]),
-        source_address=inputs["source_address"],
-        recover_within=float(inputs["recovery_seconds"]),
-        per_second=float(inputs["per_second"]),
-    )
+    result = early_or_now(*_api_burst(join_url(api_url, str(path)), inputs, http_cache))
     if result.error:
         fail(f"the burst could not complete: {result.error} ({result.summary()})")
     if result.statuses[LIMITED]:
@@ -63,3 +65,30 @@ def test_api_is_rate_limited(need: Need, http_cache: HttpCache, inputs: dict[str
         f"{result.summary()}: no 429 in a burst of {count} requests; expected the API's rate limit to answer "
         "429 (nginx limit_req zone=api with limit_req_status 429)"
     )
+
+
+def bursts(env: EnvironmentModel, inputs: Any, http_cache: HttpCache) -> list[tuple[str, Callable[[], Burst]]]:
+    """RATE-01's burst, started with the burst phase (fixtures.early)."""
+    selected, api_url = inputs("RATE-01"), env.lookup("api.url")
+    path = (selected or {}).get("path") or env.lookup("api.health")
+    if selected is None or not api_url or not path:
+        return []
+    return [_api_burst(join_url(api_url, str(path)), selected, http_cache)]
+
+
+def _api_burst(url: str, inputs: dict[str, Any], http_cache: HttpCache) -> tuple[str, Callable[[], Burst]]:
+    """(key, work): RATE-01's burst of GETs on url."""
+
+    def work() -> Burst:
+        return burst(
+            http_cache,
+            "GET",
+            url,
+            count=int(inputs["requests"]),
+            concurrency=int(inputs["concurrency"]),
+            source_address=inputs["source_address"],
+            recover_within=float(inputs["recovery_seconds"]),
+            per_second=float(inputs["per_second"]),
+        )
+
+    return f"RATE-01 GET {url} {sorted(inputs.items())!r}", work

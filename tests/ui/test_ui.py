@@ -5,7 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fixtures.check import Environment, EnvironmentModel, Need, browser, ca_bundle, check, fail, fail_on
+from fixtures.check import (
+    Environment,
+    EnvironmentModel,
+    Need,
+    browser,
+    ca_bundle,
+    check,
+    early_or_now,
+    fail,
+    fail_on,
+    start_early,
+)
 
 # Lines kept per kind of problem and page: enough to name the failure, short enough to read.
 MAX_LINES = 5
@@ -74,7 +85,7 @@ def test_spa_renders(need: Need, env: EnvironmentModel, inputs: dict[str, Any], 
     if ui.url is None:
         need("web.url")
     key, work = _visits(env, env_file, inputs)
-    visits, unavailable = browser.early_or_now(key, work)
+    visits, unavailable = early_or_now(key, work)
     if unavailable:  # outside the except block: one line, no chained traceback
         fail(f"UI-01 cannot run: {unavailable}")
     problems = [line for seen in visits for line in _problems(seen, ui.root_selector, ignore)]
@@ -90,7 +101,7 @@ def prefetch(env: EnvironmentModel, inputs: Any, env_file: Environment) -> list[
     checks run, and the check reads what they saw."""
     selected = inputs("UI-01")
     if env.ui is not None and selected is not None and (env.ui.url or env.web):
-        browser.start_early(*_visits(env, env_file, selected))
+        start_early(*_visits(env, env_file, selected), name="preflight-browser")
     return []
 
 
