@@ -12,7 +12,7 @@ import socket
 import ssl
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
@@ -29,11 +29,13 @@ from fixtures.check import (
     blocked_by,
     ca_bundle,
     check,
+    early_or_now,
     fail,
     fail_on,
     http_twin,
     not_applicable,
     site_url,
+    start_early,
 )
 
 if TYPE_CHECKING:  # cryptography is imported where a certificate is read
@@ -59,20 +61,25 @@ class Origin(NamedTuple):
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _https_origins(env: EnvironmentModel, need: Need) -> list[Origin]:
+def _origins(env: EnvironmentModel) -> list[Origin]:
     """The distinct https host:port of the configured web, API and webhook URLs."""
-    urls = [
-        env.lookup("web.url"),
-        env.lookup("api.url"),
-        env.lookup("webhooks.stripe.url"),
-    ]
     origins: list[Origin] = []
-    for url in filter(None, urls):
+    for url in filter(None, _urls(env)):
         parts = urlsplit(url)
         if parts.scheme == "https" and parts.hostname:
             origin = Origin(parts.hostname, parts.port or 443)
             if origin not in origins:
                 origins.append(origin)
+    return origins
+
+
+def _urls(env: EnvironmentModel) -> list[str | None]:
+    return [env.lookup("web.url"), env.lookup("api.url"), env.lookup("webhooks.stripe.url")]
+
+
+def _https_origins(env: EnvironmentModel, need: Need) -> list[Origin]:
+    """_origins, or the check ends: not applicable without an https URL."""
+    origins, urls = _origins(env), _urls(env)
     if not origins:
         if not any(urls):
             need("web.url")
@@ -482,25 +489,38 @@ def test_certificate_is_valid(need: Need, env: EnvironmentModel, env_file: Envir
     with an intermediate the CA has since replaced).
     """
     origins = _https_origins(env, need)
-    cafile = _ca_bundle(env_file)
+    seen = early_or_now(*_tls03_handshakes(origins, _ca_bundle(env_file), env))
     now = dt.datetime.now(dt.UTC)
     min_days, critical_days = float(inputs["min_days"]), float(inputs["critical_days"])
     problems: list[str] = []
-    context = _trust_context(cafile)
-    # Both handshakes of every origin at once (the chain as presented, and its trust): a few round trips.
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        chains = {origin: pool.submit(_chain_or_problem, origin, env) for origin in origins}
-        trusts = {origin: pool.submit(_trust_problem, origin, context, cafile, env) for origin in origins}
     for origin in origins:
-        chain = chains[origin].result()
+        chain, trust = seen[origin]
         if isinstance(chain, str):
             problems.append(chain)
             continue
         name = _name_problem(origin, chain[0])
-        trust = trusts[origin].result()
         problems += [problem for problem in (name, trust) if problem]
         problems += _validity_problems(origin, chain, now, min_days, critical_days)
     fail_on(problems)
+
+
+Tls03Seen = dict[Origin, tuple["list[x509.Certificate] | str", str | None]]
+
+
+def _tls03_handshakes(
+    origins: list[Origin], cafile: str | None, env: EnvironmentModel
+) -> tuple[str, Callable[[], Tls03Seen]]:
+    """(key, work): both handshakes of every origin at once (the chain as presented, and its trust), a few round
+    trips at any distance; the trust context is built here, on the calling thread."""
+    context = _trust_context(cafile)
+
+    def work() -> Tls03Seen:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            chains = {origin: pool.submit(_chain_or_problem, origin, env) for origin in origins}
+            trusts = {origin: pool.submit(_trust_problem, origin, context, cafile, env) for origin in origins}
+        return {origin: (chains[origin].result(), trusts[origin].result()) for origin in origins}
+
+    return f"TLS-03 {origins!r} {cafile} {env.timeouts!r}", work
 
 
 def _chain_or_problem(origin: Origin, env: EnvironmentModel) -> list[x509.Certificate] | str:
@@ -564,32 +584,41 @@ def test_legacy_protocols_are_off(need: Need, env: EnvironmentModel) -> None:
     """
     origins = _https_origins(env, need)
     problems: list[str] = []
-    offered = {name: _can_offer(name) for name in LEGACY}
+    offered, tried, modern = early_or_now(*_tls04_handshakes(origins, env))
     for name, why in offered.items():
         if why:
             problems.append(
                 f"this runner's OpenSSL ({ssl.OPENSSL_VERSION}) could not offer {name} ({why}), so whether "
                 f"{', '.join(map(str, origins))} accept(s) it was not observed"
             )
-    # Every handshake at once, the origins and protocols side by side: a few round trips at any distance.
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        tried = {
-            (origin, name): pool.submit(_try, origin, _legacy_context(name), env)
-            for origin in origins
-            for name in LEGACY
-            if not offered[name]
-        }
-        modern = {origin: pool.submit(_try, origin, _modern_context(), env) for origin in origins}
     for origin in origins:
-        problems += _legacy_problems(
-            origin, [(name, tried[(origin, name)].result()) for name in LEGACY if not offered[name]]
-        )
-        seen = modern[origin].result()
+        problems += _legacy_problems(origin, [(name, tried[(origin, name)]) for name in LEGACY if not offered[name]])
+        seen = modern[origin]
         if isinstance(seen, ssl.SSLError):
             problems.append(f"{origin} refuses TLS 1.2 and 1.3 ({seen.reason or seen}); expected TLS 1.2 or later")
         elif isinstance(seen, OSError):
             problems.append(_unreachable(origin, seen))
     fail_on(list(dict.fromkeys(problems)))
+
+
+Tried = Handshake | OSError
+Tls04Seen = tuple[dict[str, str | None], dict[tuple[Origin, str], Tried], dict[Origin, Tried]]
+
+
+def _tls04_handshakes(origins: list[Origin], env: EnvironmentModel) -> tuple[str, Callable[[], Tls04Seen]]:
+    """(key, work): what this runner can offer, then every handshake at once, the origins and protocols side by
+    side (a few round trips at any distance); the contexts are built here, on the calling thread."""
+    offered = {name: _can_offer(name) for name in LEGACY}
+    legacy = [(origin, name, _legacy_context(name)) for origin in origins for name in LEGACY if not offered[name]]
+    modern = [(origin, _modern_context()) for origin in origins]
+
+    def work() -> Tls04Seen:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            tried = {(origin, name): pool.submit(_try, origin, context, env) for origin, name, context in legacy}
+            done = {origin: pool.submit(_try, origin, context, env) for origin, context in modern}
+        return offered, {k: f.result() for k, f in tried.items()}, {k: f.result() for k, f in done.items()}
+
+    return f"TLS-04 {origins!r} {env.timeouts!r}", work
 
 
 def _try(origin: Origin, context: ssl.SSLContext, env: EnvironmentModel) -> Handshake | OSError:
@@ -668,13 +697,36 @@ def test_app_knows_it_is_behind_https(
     fail_on(problems)
 
 
-def prefetch(env: EnvironmentModel, inputs: Any) -> list[Ask]:
-    """TLS-05's anonymous and logged-in answers."""
+def prefetch(env: EnvironmentModel, inputs: Any, env_file: Environment) -> list[Ask]:
+    """TLS-05's anonymous and logged-in answers and TLS-01's first request (with the hop it redirects to); TLS-04's
+    and TLS-03's handshakes start now, in the background (fixtures.early)."""
+    asks: list[Ask] = []
     selected = inputs("TLS-05")
-    if selected is None:
-        return []
-    anonymous, logged_in = _tls05_targets(env, selected)
-    return [Ask("GET", url) for url in anonymous] + [Ask("GET", url, logged_in=True) for url in logged_in]
+    if selected is not None:
+        anonymous, logged_in = _tls05_targets(env, selected)
+        asks += [Ask("GET", url) for url in anonymous] + [Ask("GET", url, logged_in=True) for url in logged_in]
+    origins = _origins(env)
+    if inputs("TLS-04") is not None and origins:
+        start_early(*_tls04_handshakes(origins, env))
+    bundle = ca_bundle(env_file)
+    if inputs("TLS-03") is not None and origins and (bundle is None or bundle.is_file()):
+        start_early(*_tls03_handshakes(origins, str(bundle) if bundle else None, env))
+    redirects = inputs("TLS-01")
+    if redirects is not None and env.web is not None:
+        https_url, http_url = env.web.url.rstrip("/") + "/", redirects.get("http_url") or env.lookup("web.http_url")
+        # Only where http_twin derives the URL (elsewhere the check says why not).
+        if urlsplit(http_url).scheme == "http" if http_url else urlsplit(https_url).port in (None, 443):
+            asks.append(Ask("GET", http_twin(https_url, http_url, "TLS-01"), then=_tls01_next))
+    return asks
+
+
+def _tls01_next(first: Exchange) -> list[Ask]:
+    """The https URL that TLS-01's first request redirects to, which the check reads next."""
+    location = first.header("location") or ""
+    target = urljoin(first.url, location) if location else ""
+    if first.status in REDIRECTS and urlsplit(target).scheme == "https":
+        return [Ask("GET", target)]
+    return []
 
 
 def _tls05_targets(env: EnvironmentModel, inputs: dict[str, Any]) -> tuple[list[str], list[str]]:
