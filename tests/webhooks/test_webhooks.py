@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,10 +15,12 @@ from fixtures.check import (
     Need,
     Probe,
     check,
+    early_or_now,
     event_payload,
     fail,
     forged_header,
     not_applicable,
+    remember,
     signature_header,
 )
 
@@ -33,11 +36,63 @@ def _unsigned(need: Need, probe: Probe) -> tuple[str, Exchange]:
 
 
 def prefetch(env: EnvironmentModel, inputs: Any) -> list[Ask]:
-    """HOOK-01 and HOOK-02's unsigned event (the signed ones carry the time they are sent)."""
-    url = env.lookup("webhooks.stripe.url")
-    if not url or (inputs("HOOK-01") is None and inputs("HOOK-02") is None):
+    """HOOK-01 and HOOK-02's unsigned event, and the signed events of HOOK-03, HOOK-04 and HOOK-05, made now and
+    kept for their checks (fixtures.early: each sends the same bytes, signed as the run starts)."""
+    url, event_type = env.lookup("webhooks.stripe.url"), env.lookup("webhooks.stripe.event_type")
+    secret = env.lookup("webhooks.stripe.secret")
+    if not url:
         return []
-    return [Ask("POST", url, tuple(JSON.items()), UNSIGNED_BODY)]
+    unsigned = inputs("HOOK-01") is not None or inputs("HOOK-02") is not None
+    asks = [Ask("POST", url, tuple(JSON.items()), UNSIGNED_BODY)] if unsigned else []
+    signed = [("HOOK-03", lambda _: _forged(url, event_type))]
+    if secret:
+        signed += [
+            ("HOOK-04", lambda selected: _replay(url, secret, event_type, int(selected["replay_age_seconds"]))),
+            ("HOOK-05", lambda _: _genuine(url, secret, event_type)),
+        ]
+    for check_id, made in signed:
+        selected = inputs(check_id)
+        if selected is not None and event_type:
+            key, work = made(selected)
+            headers, payload = remember(key, work())
+            asks.append(Ask("POST", url, tuple(headers.items()), payload))
+    return asks
+
+
+Signed = tuple[dict[str, str], bytes]
+
+
+def _forged(url: str, event_type: str) -> tuple[str, Callable[[], Signed]]:
+    """(key, work): HOOK-03's event, its Stripe-Signature made now with the wrong key."""
+
+    def work() -> Signed:
+        now = int(time.time())
+        payload = event_payload(event_type, now, "forged")
+        return {**JSON, "Stripe-Signature": forged_header(payload, now)}, payload
+
+    return f"HOOK-03 {url} {event_type}", work
+
+
+def _replay(url: str, secret: str, event_type: str, age: int) -> tuple[str, Callable[[], Signed]]:
+    """(key, work): HOOK-04's event, correctly signed `age` seconds ago."""
+
+    def work() -> Signed:
+        signed_at = int(time.time()) - age
+        payload = event_payload(event_type, signed_at, "replay")
+        return {**JSON, "Stripe-Signature": signature_header(payload, secret, signed_at)}, payload
+
+    return f"HOOK-04 {url} {event_type} {age}", work
+
+
+def _genuine(url: str, secret: str, event_type: str) -> tuple[str, Callable[[], Signed]]:
+    """(key, work): HOOK-05's event, correctly signed now."""
+
+    def work() -> Signed:
+        now = int(time.time())
+        payload = event_payload(event_type, now)
+        return {**JSON, "Stripe-Signature": signature_header(payload, secret, now)}, payload
+
+    return f"HOOK-05 {url} {event_type}", work
 
 
 def _csrf_refusal(exchange: Exchange) -> bool:
@@ -148,9 +203,7 @@ def test_forged_signatures_are_rejected(need: Need, probe: Probe) -> None:
     """
     url: str = need("webhooks.stripe.url")
     event_type: str = need("webhooks.stripe.event_type")
-    now = int(time.time())
-    payload = event_payload(event_type, now, "forged")
-    headers = {**JSON, "Stripe-Signature": forged_header(payload, now)}
+    headers, payload = early_or_now(*_forged(url, event_type))
     exchange = probe.fetch("POST", url, headers, payload)
     _expect_rejection(
         url, exchange, "a forged Stripe-Signature (current t, wrong v1)", "accepted a forged event (wrong HMAC)"
@@ -179,9 +232,7 @@ def test_replays_are_rejected(need: Need, probe: Probe, inputs: dict[str, Any]) 
     secret: str = need("webhooks.stripe.secret")
     event_type: str = need("webhooks.stripe.event_type")
     age = int(inputs["replay_age_seconds"])
-    signed_at = int(time.time()) - age
-    payload = event_payload(event_type, signed_at, "replay")
-    headers = {**JSON, "Stripe-Signature": signature_header(payload, secret, signed_at)}
+    headers, payload = early_or_now(*_replay(url, secret, event_type, age))
     exchange = probe.fetch("POST", url, headers, payload)
     _expect_rejection(
         url, exchange, f"a correct signature timestamped {age} s ago", f"accepted a replayed event signed {age} s ago"
@@ -214,9 +265,7 @@ def test_genuine_events_are_accepted(need: Need, probe: Probe, inputs: dict[str,
     secret: str = need("webhooks.stripe.secret")
     event_type: str = need("webhooks.stripe.event_type")
     budget = float(inputs["budget_seconds"])
-    now = int(time.time())
-    payload = event_payload(event_type, now)
-    headers = {**JSON, "Stripe-Signature": signature_header(payload, secret, now)}
+    headers, payload = early_or_now(*_genuine(url, secret, event_type))
     exchange = probe.fetch("POST", url, headers, payload)
     status, took = exchange.status, exchange.elapsed
     if 200 <= status < 300:
