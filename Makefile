@@ -10,7 +10,8 @@ setup: system $(VENV)/.installed
 
 # nginx, PostgreSQL and Redis from Debian's packages, only when they are missing; chromium and
 # certutil (libnss3-tools) too, for UI-01, which environments/local.yml enables (`ui:`); libfaketime for
-# the twin whose clock is off; Prometheus and Alertmanager for the monitoring checks (MON).
+# the twin whose clock is off; Prometheus and Alertmanager for the monitoring checks (MON); Postfix and Dovecot
+# (the mail server) and dnsmasq (the mail domain's DNS) for the mail checks (MAIL).
 system:
 	@missing=""; \
 	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing="$$missing nginx-light"; \
@@ -23,6 +24,9 @@ system:
 	command -v certutil >/dev/null || missing="$$missing libnss3-tools"; \
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	[ -x /usr/sbin/dnsmasq ] || missing="$$missing dnsmasq-base"; \
+	[ -x /usr/lib/postfix/sbin/master ] || missing="$$missing postfix"; \
+	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-core"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "preflight needs:$$missing (apt-get install$$missing as root)"; exit 1; fi; \
 	  echo "installing:$$missing"; \

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jinja2
 
-from sandbox.parts import NginxKnobs
+from sandbox.parts import MAIL_DOMAIN, NginxKnobs
 from sandbox.proc import Process, SandboxError, Supervisor, free_port, is_root
 from sandbox.spa import CONFIG_JSON, config_json
 from sandbox.tls import Certificates
@@ -84,6 +84,7 @@ class Nginx:
             spa_config=CONFIG_JSON,
             spa_config_deployed=config_json(self.knobs.spa_api_url) if self.knobs.spa_api_url else None,
             edited=edited,
+            mta_sts_policy=_mta_sts_policy(self.knobs.mta_sts_mode),
         )
 
     def start(self, supervisor: Supervisor, app_port: int, deadline: float) -> Process:
@@ -131,3 +132,11 @@ class Nginx:
             # Edited on disk after the running nginx loaded it, and never tested (`nginx -t`).
             self.conf.write_text(self.render(app_port, edited=True))
         return proc
+
+
+def _mta_sts_policy(mode: str | None) -> str | None:
+    """The mail domain's MTA-STS policy file (RFC 8461), as an nginx string; None when it is not served."""
+    if mode is None:
+        return None
+    lines = ["version: STSv1", f"mode: {mode}", f"mx: mail.{MAIL_DOMAIN}", "max_age: 604800"]
+    return "\\n".join(lines) + "\\n"

@@ -92,6 +92,9 @@ class NginxKnobs(Part):
     leftovers: bool = False  # a web root with a deploy's leftovers: .env, .git/config, index.html.bak, dump.sql
     stub_status: bool = False  # a public location /nginx_status with stub_status
     clock_offset: str | None = None  # run nginx under libfaketime with this FAKETIME offset (e.g. "-5m")
+    # The MTA-STS policy of the mail domain, served at /.well-known/mta-sts.txt (the certificate names
+    # mta-sts.<domain>), in this mode; None: not served (404).
+    mta_sts_mode: Literal["enforce", "testing", "none"] | None = "enforce"
 
 
 # --- the API (sandbox.app, sandbox.django_api; read through sandbox.settings) ----------------
@@ -304,6 +307,30 @@ class DataPart(Part):
 
 
 # --- monitoring (sandbox/monitoring.py: Prometheus and Alertmanager) ---------------------------
+
+
+MAIL_DOMAIN = "preflight.test"  # the sandbox's sending domain: its DNS answers for it (sandbox.mail_dns)
+GOOD_SPF = "v=spf1 ip4:127.0.0.1 mx -all"
+GOOD_DMARC = f"v=DMARC1; p=reject; rua=mailto:dmarc-reports@{MAIL_DOMAIN}; adkim=s; aspf=s"
+
+
+class MailKnobs(Part):
+    """The mail domain's DNS records. Declaring anything gives the twin a DNS server of its own."""
+
+    spf: list[str] = Field(default_factory=lambda: [GOOD_SPF])  # TXT records at the domain starting v=spf1
+    dmarc: str | None = GOOD_DMARC  # at _dmarc.<domain>
+    dkim: bool = True  # the DKIM public key at <selector>._domainkey.<domain>
+    mta_sts_record: bool = True  # _mta-sts.<domain>
+    tls_rpt: bool = True  # _smtp._tls.<domain>
+
+
+class MtaKnobs(Part):
+    """The mail server (sandbox.mta): Postfix with Dovecot SASL. Declaring anything gives the twin one of its own."""
+
+    starttls: bool = True  # the submission port offers STARTTLS (smtpd_tls_security_level = may, else none)
+    auth_only_after_tls: bool = True  # smtpd_tls_auth_only
+    certificate: Certificate = "good"  # the chain Postfix presents (sandbox.tls.VARIANTS)
+    submission_closed: bool = False  # no submission service in master.cf: nothing listens on its port
 
 
 class MonitoringKnobs(Part):

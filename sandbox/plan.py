@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.parts import DataPart, MonitoringKnobs, NginxKnobs, RedisSettings, RedisSetup
+from sandbox.parts import DataPart, MailKnobs, MonitoringKnobs, MtaKnobs, NginxKnobs, RedisSettings, RedisSetup
 from sandbox.postgres import APP_DATABASE, DJANGO_DATABASE, SITE_DATABASE
 from sandbox.redis_server import QUEUE_SEED
 from sandbox.twins import Twin
@@ -109,6 +109,8 @@ class Plan:
     releases: dict[str, ReleasePlan]
     instances: tuple[InstancePlan, ...]
     monitoring: dict[str, MonitoringPlan]
+    mail: dict[str, MailKnobs]  # the mail domain's DNS servers: GOOD's, and each mail twin's own
+    mta: dict[str, MtaKnobs]  # the mail servers: GOOD's, and each MTA twin's own
 
 
 def make_plan(instances: Sequence[tuple[Twin, str]]) -> Plan:
@@ -120,10 +122,12 @@ def make_plan(instances: Sequence[tuple[Twin, str]]) -> Plan:
         clusters=_clusters(instances, cluster_of),
         redis=_redis(twins),
         roots=tuple(dict.fromkeys(["prod", *(web_root(twin.nginx, fw) for twin, fw in instances)])),
-        certificates=tuple(dict.fromkeys(twin.nginx.certificate for twin in twins)),
+        certificates=tuple(dict.fromkeys(c for twin in twins for c in (twin.nginx.certificate, twin.mta.certificate))),
         releases=releases,
         instances=tuple(_instance(twin, fw, cluster_of, releases) for twin, fw in instances),
         monitoring=_monitoring(instances),
+        mail={GOOD: MailKnobs()} | {mail_name(twin): twin.mail for twin in twins},
+        mta={GOOD: MtaKnobs()} | {mta_name(twin): twin.mta for twin in twins},
     )
 
 
@@ -210,6 +214,16 @@ def monitoring_name(twin: Twin, framework: str) -> str | None:
     if framework not in API_FRAMEWORKS:
         return None
     return twin.instance(framework) if twin.monitoring.declared else GOOD
+
+
+def mail_name(twin: Twin) -> str:
+    """The DNS server a twin's environment resolves its mail domain with: its own when it declares mail knobs."""
+    return twin.name if twin.mail.declared else GOOD
+
+
+def mta_name(twin: Twin) -> str:
+    """The mail server a twin's environment talks to: its own when it declares MTA knobs."""
+    return twin.name if twin.mta.declared else GOOD
 
 
 def _monitoring(instances: Sequence[tuple[Twin, str]]) -> dict[str, MonitoringPlan]:

@@ -26,10 +26,22 @@ from werkzeug.security import generate_password_hash
 from sandbox import sites, spa
 from sandbox.appserver import AppServer, migrate_django, python_env
 from sandbox.launcher import Launcher
+from sandbox.mail_dns import MailDns
 from sandbox.monitoring import Monitoring
+from sandbox.mta import MAIL_USER, Mta, mta_unavailable
 from sandbox.nginx import Nginx, nginx_binary
-from sandbox.parts import CorsSettings
-from sandbox.plan import GOOD, SHAPE_NGINX, InstancePlan, MonitoringPlan, Plan, ReleasePlan, make_plan
+from sandbox.parts import CorsSettings, MailKnobs, MtaKnobs
+from sandbox.plan import (
+    GOOD,
+    SHAPE_NGINX,
+    InstancePlan,
+    MonitoringPlan,
+    Plan,
+    ReleasePlan,
+    mail_name,
+    make_plan,
+    mta_name,
+)
 from sandbox.postgres import Cluster
 from sandbox.proc import Process, SandboxError, Supervisor, is_root
 from sandbox.redis_server import CACHE_SEED, CACHE_SETTINGS, RedisServer, RedisTls
@@ -75,6 +87,11 @@ class Sandbox:
         # Prometheus and Alertmanager: the shared pair, and those of the twins that declare monitoring.
         self._monitoring: dict[str, Monitoring] = {}
         self._monitoring_plans: dict[str, MonitoringPlan] = {}
+        # The mail domain's DNS server: the shared one, and those of the twins that declare mail knobs.
+        self._mail_dns: dict[str, MailDns] = {}
+        # Its mail servers (Postfix and Dovecot): the shared one, and those of the twins that declare MTA knobs.
+        self._mta: dict[str, Mta] = {}
+        self.smtp_password = secrets.token_urlsafe(18)
         cache = workdir / "redis" / "cache"
         self._redis_cache = RedisServer(
             cache, cache.with_suffix(".log"), CACHE_SETTINGS, CACHE_SEED, "redis-server cache"
@@ -113,6 +130,8 @@ class Sandbox:
             "SANDBOX_NGINX_BINARY": nginx_binary(),
             "SANDBOX_JWT_SECRET": running.secret_key,
             **self._monitoring_urls(running.plan.monitoring),
+            "SANDBOX_DNS_RESOLVER": self._mail_dns[mail_name(running.plan.twin)].resolver,
+            **self._smtp(mta_name(running.plan.twin)),
         }
         assert set(values) == set(VARIABLES), "sandbox.variables.VARIABLES lists every variable"
         return values
@@ -126,6 +145,25 @@ class Sandbox:
             "SANDBOX_PROMETHEUS_URL": monitoring.prometheus_url,
             "SANDBOX_ALERTMANAGER_URL": monitoring.alertmanager_url,
         }
+
+    def _smtp(self, name: str) -> dict[str, str]:
+        """The mail server's ports and the application's mail login; stand-ins where none runs (unprivileged)."""
+        mta = self._mta.get(name)
+        if mta is None:
+            return {k: VARIABLES[k] for k in ("SANDBOX_SMTP_PORT", "SANDBOX_SMTPS_PORT")} | {
+                "SANDBOX_SMTP_USER": MAIL_USER,
+                "SANDBOX_SMTP_PASSWORD": self.smtp_password,
+            }
+        return {
+            "SANDBOX_SMTP_PORT": str(mta.submission_port),
+            "SANDBOX_SMTPS_PORT": str(mta.smtps_port),
+            "SANDBOX_SMTP_USER": MAIL_USER,
+            "SANDBOX_SMTP_PASSWORD": self.smtp_password,
+        }
+
+    def mta(self, twin: str = GOOD) -> Mta | None:
+        """The mail server a twin's environment talks to (for the self-test that reads its log and queue)."""
+        return self._mta.get(mta_name(self._running(twin).plan.twin))
 
     def nginx_conf(self, twin: str = GOOD) -> Path:
         """The rendered nginx.conf of a twin (for `nginx -t` and config-parsing checks)."""
@@ -285,9 +323,19 @@ class Sandbox:
     def _run(self, plan: Plan, roots: dict[str, Path], launcher: Launcher | None, deadline: float) -> None:
         """Start every server, release step and instance, each as soon as what it needs is ready."""
         servers = [self._redis_cache, *self._redis.values()]
-        workers = len(servers) + len(plan.clusters) + len(plan.releases) + len(plan.instances)
+        workers = (
+            len(servers)
+            + len(plan.mail)
+            + len(plan.mta)
+            + len(plan.clusters)
+            + len(plan.releases)
+            + len(plan.instances)
+        )
         pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox")
         futures: list[cf.Future[Any]] = [pool.submit(self._start_redis, server, deadline) for server in servers]
+        futures += [pool.submit(self._start_mail_dns, name, knobs, deadline) for name, knobs in plan.mail.items()]
+        if mta_unavailable() is None:
+            futures += [pool.submit(self._start_mta, name, knobs, deadline) for name, knobs in plan.mta.items()]
         clusters = {
             name: pool.submit(self._start_cluster, self._clusters[name], cluster.hold_connections, deadline)
             for name, cluster in plan.clusters.items()
@@ -313,6 +361,19 @@ class Sandbox:
     def _start_redis(self, server: RedisServer, deadline: float) -> None:
         server.start(self._supervisor, deadline)
         self._mark(server.name)
+
+    def _start_mail_dns(self, name: str, knobs: MailKnobs, deadline: float) -> None:
+        dns = MailDns(name, self.workdir / "mail" / name, knobs)
+        self._mail_dns[name] = dns
+        dns.start(self._supervisor, deadline)
+        self._mark(f"dnsmasq {name}")
+
+    def _start_mta(self, name: str, knobs: MtaKnobs, deadline: float) -> None:
+        assert self._pg_home is not None
+        server = Mta(name, self._pg_home / f"mail-{name}", self.workdir / "mail" / name, knobs, self.smtp_password)
+        self._mta[name] = server
+        server.start(self._supervisor, self._require_certs(), deadline)
+        self._mark(f"postfix {name}")
 
     def _start_cluster(self, cluster: Cluster, hold: int, deadline: float) -> None:
         cluster.start(deadline)

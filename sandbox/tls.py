@@ -25,8 +25,15 @@ LEAF_LIFETIME = datetime.timedelta(days=90)
 ORGANIZATION = "preflight sandbox"
 INTERMEDIATE_CN = "preflight sandbox intermediate CA"
 # The good leaf's names. The browser check (UI-01) loads the SPA from the app origin and calls the API
-# cross-origin.
-NAMES = ("localhost", "127.0.0.1", "app.preflight.test", "api.preflight.test")
+# cross-origin. The mail domain's MTA (mail.) and its MTA-STS policy (mta-sts.) are the sandbox too.
+NAMES = (
+    "localhost",
+    "127.0.0.1",
+    "app.preflight.test",
+    "api.preflight.test",
+    "mail.preflight.test",
+    "mta-sts.preflight.test",
+)
 
 
 class Variant(NamedTuple):

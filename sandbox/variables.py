@@ -24,4 +24,11 @@ VARIABLES: dict[str, str] = {
     # Prometheus and Alertmanager (the API's; a site has none).
     "SANDBOX_PROMETHEUS_URL": "http://127.0.0.1:1",
     "SANDBOX_ALERTMANAGER_URL": "http://127.0.0.1:1",
+    # The mail domain's DNS server (host:port), which resolves its SPF, DMARC, DKIM, MTA-STS and TLS-RPT records.
+    "SANDBOX_DNS_RESOLVER": "127.0.0.1:1",
+    # The mail server (Postfix): submission with STARTTLS, implicit TLS, and the application's mail login.
+    "SANDBOX_SMTP_PORT": "1",
+    "SANDBOX_SMTPS_PORT": "1",
+    "SANDBOX_SMTP_USER": "app@preflight.test",
+    "SANDBOX_SMTP_PASSWORD": "not-started",
 }

@@ -173,3 +173,84 @@ def test_prometheus_answering_html(tmp_path: Path) -> None:
     for record in run.document["checks"]:
         assert record["outcome"] == "failed", record
         assert "text/html: not Prometheus's JSON API" in record["message"], record["message"]
+
+
+def test_dns_server_that_times_out(tmp_path: Path) -> None:
+    """A resolver that takes every query and never answers: MAIL-05 and MAIL-06 fail naming it, within the timeout."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        env = write_env(
+            tmp_path / "dns.yml",
+            {
+                "name": "faults-dns",
+                "timeouts": FAULT_TIMEOUTS,
+                "mail": {"domain": "preflight.test", "dkim_selector": "s1", "resolver": f"127.0.0.1:{port}"},
+            },
+        )
+        run = run_suite(env, tmp_path / "reports", "-k", "MAIL-05 or MAIL-06")
+    records = run.document["checks"]
+    assert [r["id"] for r in records] == ["MAIL-05", "MAIL-06"], run.out[-3000:]
+    for record in records:
+        assert record["outcome"] == "failed", record
+        assert f"DNS server 127.0.0.1:{port} did not answer TXT" in record["message"], record["message"]
+        assert "within 2 s" in record["message"], record["message"]
+
+
+SMTP_PASSWORD = {"PW": "not-a-real-password"}
+
+
+def smtp_env(folder: Path, port: int) -> Path:
+    smtp = {"host": "127.0.0.1", "port": port, "implicit_tls_port": None, "username": "app", "password": "${PW}"}
+    document = {"name": "faults-smtp", "allow_intrusive": True, "timeouts": FAULT_TIMEOUTS, "mail": {"smtp": smtp}}
+    return write_env(folder / "smtp.yml", document)
+
+
+@pytest.mark.parametrize(
+    ("listener", "reason"),
+    [("hang", r"no answer within 2 s"), ("reset", r"(the connection was reset|the server closed the connection)")],
+    indirect=["listener"],
+)
+def test_smtp_server_that_never_speaks(tmp_path: Path, listener: Listener, reason: str) -> None:
+    """An SMTP port that accepts and never sends its banner, or resets: each MAIL check fails with the cause."""
+    import re
+
+    run = run_suite(smtp_env(tmp_path, listener.port), tmp_path / "reports", "--intrusive", extra_env=SMTP_PASSWORD)
+    records = run.document["checks"]
+    assert {r["id"] for r in records} >= {"MAIL-01", "MAIL-02", "MAIL-03", "MAIL-04"}, run.out[-3000:]
+    for record in (r for r in records if r["id"] in ("MAIL-01", "MAIL-02", "MAIL-03", "MAIL-04")):
+        assert record["outcome"] == "failed", record
+        assert re.search(rf"SMTP 127\.0\.0\.1:{listener.port}: {reason}", record["message"]), record["message"]
+
+
+def test_smtp_server_that_speaks_garbage(tmp_path: Path) -> None:
+    """MAIL_PORT pointing at another service (here, what an SSH server says first): a clear failure, no traceback."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n\xff\xfe garbage\r\n")
+                conn.recv(1024)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        run = run_suite(smtp_env(tmp_path, port), tmp_path / "reports", "-k", "MAIL-01", extra_env=SMTP_PASSWORD)
+    finally:
+        server.close()
+    [record] = run.document["checks"]
+    assert record["outcome"] == "failed", record
+    assert f"SMTP 127.0.0.1:{port}: answered something that is not SMTP" in record["message"], record["message"]
+    assert "OpenSSH_9.2p1" in record["message"], record["message"]
+    assert "where a 220 banner was expected" in record["message"], record["message"]

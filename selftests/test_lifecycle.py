@@ -16,8 +16,10 @@ import pytest
 from selftests import unprivileged
 from selftests.harness import LOCAL, LOCAL_DJANGO, ROOT, Listener, run_suite, write_env
 
-# django-admin: the Django API's release step (migrate), forked like gunicorn.
+# django-admin: the Django API's release step (migrate), forked like gunicorn. The mail server: Postfix's master
+# and its services, Dovecot, and the mail domain's dnsmasq.
 NAMES = {"nginx", "postgres", "redis-server", "gunicorn", "django-admin"}
+NAMES |= {"master", "smtpd", "postlogd", "anvil", "tlsmgr", "proxymap", "dovecot", "dnsmasq"}
 
 
 def stack_processes() -> set[int]:
@@ -146,6 +148,8 @@ def test_runs_as_an_unprivileged_user(nobody_checkout: tuple[list[str], Path, di
     reports = Path(environ["HOME"], "reports")
     done = subprocess.run(
         [*python, "-m", "pytest", "-p", "no:cacheprovider", "--env=local", "--intrusive"]
+        # Postfix's master runs only as root: an unprivileged sandbox has no mail server to talk to.
+        + ["-k", "not (MAIL-01 or MAIL-02 or MAIL-03 or MAIL-04)"]
         + [f"--report-dir={reports}", "-q"],
         cwd=checkout,
         env=environ,

@@ -108,8 +108,9 @@ def test_xdist_gives_the_same_verdicts(stack: Stack, good_run: Run, tmp_path: Pa
 
 
 def test_canary_secrets_never_leak(stack: Stack, tmp_path: Path) -> None:
-    """A webhook secret and a DSN password that the run uses (and fails with) appear in no output."""
+    """A webhook secret, a DSN password and an SMTP password that the run uses (and fails with) appear in no output."""
     hook_canary = f"whsec_canary{secrets.token_hex(8)}"
+    smtp_canary = f"canarysmtp{secrets.token_hex(8)}"
     password_canary = f"canarypw{secrets.token_hex(8)}"
     dsn = urlsplit(stack.sandbox.variables("good")["SANDBOX_DATABASE_URL"])
     netloc = f"{dsn.username}:{password_canary}@{dsn.hostname}:{dsn.port}"
@@ -120,6 +121,7 @@ def test_canary_secrets_never_leak(stack: Stack, tmp_path: Path) -> None:
             "name": "canary",
             "webhooks": {"stripe": {"secret": "${CANARY_WEBHOOK_SECRET}"}},
             "database": {"dsn": "${CANARY_DATABASE_URL}"},
+            "mail": {"smtp": {"password": "${CANARY_SMTP_PASSWORD}"}},
         },
     )
     run = stack.run(
@@ -133,11 +135,14 @@ def test_canary_secrets_never_leak(stack: Stack, tmp_path: Path) -> None:
         extra_env={
             "CANARY_WEBHOOK_SECRET": hook_canary,
             "CANARY_DATABASE_URL": urlunsplit(dsn._replace(netloc=netloc)),
+            "CANARY_SMTP_PASSWORD": smtp_canary,
         },
     )
     outcomes = {c["id"]: c["outcome"] for c in run.document["checks"]}
-    # The canaries were really used: the wrong password breaks the database, the wrong secret HOOK-05.
+    # The canaries were really used: the wrong password breaks the database, the wrong secret HOOK-05, the wrong
+    # SMTP password MAIL-04's login.
     assert outcomes["DB-01"] == "failed" and outcomes["HOOK-05"] == "failed", outcomes
+    assert outcomes["MAIL-04"] == "failed", outcomes
     assert outcomes["POOL-01"] == "blocked", outcomes  # by DB-01: the unreachable database is reported once
     outputs = {"terminal": run.out}
     outputs.update({path.name: path.read_text() for path in run.report_dir.iterdir()})
@@ -148,6 +153,7 @@ def test_canary_secrets_never_leak(stack: Stack, tmp_path: Path) -> None:
     for name, text in outputs.items():
         assert hook_canary not in text, f"the webhook secret leaked into {name}"
         assert password_canary not in text, f"the DSN password leaked into {name}"
+        assert smtp_canary not in text, f"the SMTP password leaked into {name}"
     for check_id in ("DB-01", "POOL-01"):
         record = next(c for c in run.document["checks"] if c["id"] == check_id)
         assert f"{dsn.username}:***@" in record["message"], record["message"]

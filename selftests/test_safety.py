@@ -100,3 +100,22 @@ def test_a_full_db_run_changes_nothing(stack: Stack) -> None:
     assert not writes, f"the suite sent statements that are not reads: {writes}"
     probes = [calls for query, calls in statements if "pg_is_in_recovery()" in query]
     assert probes == [1], f"expected one session for the whole run (one connect probe), got {probes}"
+
+
+def test_mail_checks_send_no_message(stack: Stack) -> None:
+    """MAIL-01..04 talk to the sandbox's Postfix (MAIL-04 logs in) and QUIT: its log shows each session's commands,
+    none of them MAIL, RCPT, DATA or BDAT, and its queue holds no message."""
+    mta = stack.sandbox.mta("good")
+    assert mta is not None, "the sandbox runs no mail server (Postfix needs root)"
+    seen = mta.log.read_text() if mta.log.exists() else ""
+    run = stack.run(LOCAL, "mail-safety", "--intrusive", "-k", "MAIL-01 or MAIL-02 or MAIL-03 or MAIL-04")
+    outcomes = {c["id"]: c["outcome"] for c in run.document["checks"]}
+    assert outcomes == dict.fromkeys(["MAIL-01", "MAIL-02", "MAIL-03", "MAIL-04"], "passed"), run.out[-3000:]
+    log = mta.log.read_text()[len(seen) :]
+    # Postfix logs every session's commands when it ends: "disconnect from ... ehlo=2 starttls=1 auth=1 quit=1".
+    sessions = re.findall(r"disconnect from \S+ (.*)", log)
+    assert len(sessions) >= 5, log  # two ports for MAIL-01 and MAIL-02, one each for MAIL-03 and MAIL-04
+    assert any("auth=1" in commands for commands in sessions), log  # MAIL-04 logged in
+    for commands in sessions:
+        assert not re.search(r"\b(mail|rcpt|data|bdat)=", commands), f"a message was begun: {commands}"
+    assert mta.queued() == [], "the mail queue is not empty"

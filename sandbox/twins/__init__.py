@@ -20,6 +20,7 @@ from sandbox.twins import (
     database,
     django,
     headers,
+    mail,
     monitoring,
     nginx,
     pool,
@@ -66,6 +67,7 @@ GOOD = Twin(
 
 _AREAS = (
     spa, cors, cookies, pool, webhooks, tls, headers, app, auth, nginx, ui, database, redis, django, sites, monitoring,
+    mail,
 )  # fmt: skip
 TWINS: dict[str, Twin] = {GOOD.name: GOOD}
 for _area in _AREAS:

@@ -7,7 +7,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from sandbox.parts import AppSettings, DataPart, MonitoringKnobs, NginxKnobs, PostgresPart, RedisPart
+from sandbox.parts import (
+    AppSettings,
+    DataPart,
+    MailKnobs,
+    MonitoringKnobs,
+    MtaKnobs,
+    NginxKnobs,
+    PostgresPart,
+    RedisPart,
+)
 
 H = "001_78cd32186fd6cabf.txt"  # VeriHome guide
 V = "000_58cfc3a4ec8581b0.txt"  # Verso-Backend guide
@@ -46,6 +55,8 @@ class Twin(BaseModel):
     redis: RedisPart = Field(default_factory=RedisPart)
     data: DataPart = Field(default_factory=DataPart)
     monitoring: MonitoringKnobs = Field(default_factory=MonitoringKnobs)
+    mail: MailKnobs = Field(default_factory=MailKnobs)
+    mta: MtaKnobs = Field(default_factory=MtaKnobs)
     # Where the misconfiguration can be expressed; a twin of a Flask/SQLAlchemy-only setting lists only flask,
     # a twin of a site its site frameworks. Left unset: both API frameworks (flask, django), except for a twin
     # that changes only Redis or the Flask API's database (its data, Alembic revision, transaction ids): under
