@@ -18,6 +18,7 @@ SMTP_TWINS = [
         "cannot reach its mail server, and every email fails to send.",
         guide=SENDING,
         breaks={"MAIL-01": r"SMTP 127\.0\.0\.1:\d+: connection refused"},
+        blocked={"MAIL-02": "MAIL-01", "MAIL-03": "MAIL-01", "MAIL-04": "MAIL-01"},
         mta={"submission_closed": True},
         frameworks=("flask",),
     ),
