@@ -37,7 +37,9 @@ sys.path.insert(0, str(ROOT))
 from sandbox.state import write_state  # noqa: E402
 
 CHUNK = 64 * 1024
-PORT_VARIABLES = ("SANDBOX_HTTPS_PORT", "SANDBOX_HTTP_PORT")
+# The mail server's ports too (STARTTLS and implicit TLS pass through like HTTPS). The mail domain's DNS is UDP,
+# which no proxy here carries: MAIL-05/06's queries stay on loopback.
+PORT_VARIABLES = ("SANDBOX_HTTPS_PORT", "SANDBOX_HTTP_PORT", "SANDBOX_SMTP_PORT", "SANDBOX_SMTPS_PORT")
 URL_VARIABLES = ("SANDBOX_DATABASE_URL", "SANDBOX_REDIS_URL", "SANDBOX_REDIS_CACHE_URL")
 
 
