@@ -69,7 +69,9 @@ def _settled(port: int, targets_expected: int) -> bool:
 
 
 class Monitoring:
-    """One Prometheus and its Alertmanager, for the API at `app_port`."""
+    """One Prometheus and its Alertmanager. They start with the sandbox; the API joins as a target once it answers
+    (a file_sd file): Prometheus hands over its first targets only about 5 s after it starts (its discovery
+    manager batches updates), so starting it early takes that wait off the sandbox's start."""
 
     def __init__(self, name: str, directory: Path, knobs: MonitoringKnobs) -> None:
         self.name = name
@@ -78,6 +80,7 @@ class Monitoring:
         self.prometheus_port = 0
         self.alertmanager_port = 0
         self.targets = 0  # how many targets its config lists
+        self.prometheus: Process | None = None
 
     @property
     def prometheus_url(self) -> str:
@@ -90,14 +93,20 @@ class Monitoring:
             return f"http://{self.knobs.alertmanager_at}"
         return f"http://{HOST}:{self.alertmanager_port or 1}"
 
-    def start(self, supervisor: Supervisor, app_port: int, deadline: float) -> list[Process]:
+    @property
+    def api_targets(self) -> Path:
+        return self.directory / "api-targets.json"
+
+    def start(self, supervisor: Supervisor, deadline: float) -> list[Process]:
+        """Both servers, ready; the API's target is added by scrape_api."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.api_targets.write_text("[]")
         own = self.knobs.alertmanager and not self.knobs.alertmanager_at
         started = [self._start_alertmanager(supervisor, deadline)] if own else []
 
         def launch() -> Process:
             self.prometheus_port = free_port()
-            config = self._write_prometheus(app_port)
+            config = self._write_prometheus()
             binary = shutil.which("prometheus") or "/usr/bin/prometheus"
             argv = [
                 binary,
@@ -109,13 +118,21 @@ class Monitoring:
             ]
             return supervisor.spawn(f"prometheus {self.name}", argv, self.directory / "prometheus.log")
 
-        prometheus = supervisor.spawn_retrying(
+        self.prometheus = supervisor.spawn_retrying(
             launch, lambda p: p.wait_until(lambda: _ready(self.prometheus_port), deadline, "ready")
         )
-        prometheus.wait_until(
+        return [self.prometheus, *started]
+
+    def scrape_api(self, app_port: int, deadline: float) -> None:
+        """Add the API's /metrics as the `api` job's target; return once every target is scraped and every rule
+        has run (what a run then reads is what Prometheus found)."""
+        assert self.prometheus is not None, "start() first"
+        staged = self.api_targets.with_suffix(".tmp")
+        staged.write_text(json.dumps([{"targets": [f"{HOST}:{app_port}"]}]))
+        staged.replace(self.api_targets)  # whole, or not at all: Prometheus watches the file
+        self.prometheus.wait_until(
             lambda: _settled(self.prometheus_port, self.targets), deadline, "a first scrape and evaluation"
         )
-        return [prometheus, *started]
 
     def _start_alertmanager(self, supervisor: Supervisor, deadline: float) -> Process:
         config = self.directory / "alertmanager.yml"
@@ -139,17 +156,18 @@ class Monitoring:
             launch, lambda p: p.wait_until(lambda: _ready(self.alertmanager_port), deadline, "ready")
         )
 
-    def _write_prometheus(self, app_port: int) -> Path:
+    def _write_prometheus(self) -> Path:
         rules = self.directory / "rules.yml"
         alerts = [r for r in GOOD_RULES if r["alert"] not in self.knobs.drop_alerts] + self.knobs.extra_alerts
         groups = [{"name": "preflight", "interval": "1s", "rules": alerts + RECORDING_RULES + self.knobs.extra_records}]
         rules.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
-        jobs = {"api": f"{HOST}:{app_port}", "prometheus": f"{HOST}:{self.prometheus_port}"}
-        jobs.update(self.knobs.extra_jobs)
+        jobs = {"prometheus": f"{HOST}:{self.prometheus_port}", **self.knobs.extra_jobs}
+        api = {"job_name": "api", "file_sd_configs": [{"files": [str(self.api_targets)], "refresh_interval": "1s"}]}
         config: dict[str, Any] = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
             "rule_files": [str(rules)],
-            "scrape_configs": [{"job_name": job, "static_configs": [{"targets": [t]}]} for job, t in jobs.items()],
+            "scrape_configs": [api]
+            + [{"job_name": job, "static_configs": [{"targets": [t]}]} for job, t in jobs.items()],
         }
         if self.knobs.alertmanager:
             target = {

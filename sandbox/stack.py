@@ -87,6 +87,7 @@ class Sandbox:
         # Prometheus and Alertmanager: the shared pair, and those of the twins that declare monitoring.
         self._monitoring: dict[str, Monitoring] = {}
         self._monitoring_plans: dict[str, MonitoringPlan] = {}
+        self._monitoring_started: dict[str, cf.Future[None]] = {}
         # The mail domain's DNS server: the shared one, and those of the twins that declare mail knobs.
         self._mail_dns: dict[str, MailDns] = {}
         # Its mail servers (Postfix and Dovecot): the shared one, and those of the twins that declare MTA knobs.
@@ -330,9 +331,14 @@ class Sandbox:
             + len(plan.clusters)
             + len(plan.releases)
             + len(plan.instances)
+            + len(plan.monitoring)
         )
         pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox")
         futures: list[cf.Future[Any]] = [pool.submit(self._start_redis, server, deadline) for server in servers]
+        self._monitoring_started = {
+            name: pool.submit(self._start_monitoring, part, deadline) for name, part in plan.monitoring.items()
+        }
+        futures += list(self._monitoring_started.values())
         futures += [pool.submit(self._start_mail_dns, name, knobs, deadline) for name, knobs in plan.mail.items()]
         if mta_unavailable() is None:
             futures += [pool.submit(self._start_mta, name, knobs, deadline) for name, knobs in plan.mta.items()]
@@ -445,15 +451,21 @@ class Sandbox:
         running.processes = (nginx_proc, app_proc)
         self._check_chain(running, deadline)
         self._mark(f"twin {instance.name}")
-        self._start_monitoring(instance, app.port, deadline)
+        self._scrape_api(instance, app.port, deadline)
 
-    def _start_monitoring(self, instance: InstancePlan, app_port: int, deadline: float) -> None:
-        """The Prometheus (and Alertmanager) whose API is this instance's, once it answers."""
+    def _start_monitoring(self, plan: MonitoringPlan, deadline: float) -> None:
+        """A Prometheus (and Alertmanager), as the sandbox starts: its API target comes later (_scrape_api)."""
+        monitoring = Monitoring(plan.name, self.workdir / "monitoring" / plan.name, plan.knobs)
+        self._monitoring[plan.name] = monitoring
+        monitoring.start(self._supervisor, deadline)
+        self._mark(f"prometheus {plan.name}")
+
+    def _scrape_api(self, instance: InstancePlan, app_port: int, deadline: float) -> None:
+        """The Prometheus whose API is this instance's starts scraping it, now that it answers."""
         for plan in self._monitoring_plans.values():
             if plan.owner == instance.name:
-                monitoring = Monitoring(plan.name, self.workdir / "monitoring" / plan.name, plan.knobs)
-                self._monitoring[plan.name] = monitoring
-                monitoring.start(self._supervisor, app_port, deadline)
+                _result(self._monitoring_started[plan.name], deadline, f"prometheus {plan.name}")
+                self._monitoring[plan.name].scrape_api(app_port, deadline)
                 self._mark(f"monitoring {plan.name}")
 
     def _awaited(self, instance: InstancePlan) -> str:
