@@ -124,6 +124,7 @@ def test_canary_secrets_never_leak(stack: Stack, tmp_path: Path) -> None:
             "mail": {"smtp": {"password": "${CANARY_SMTP_PASSWORD}"}},
         },
     )
+    obtained_file = tmp_path / "obtained.json"
     run = stack.run(
         env,
         "canary",
@@ -132,7 +133,10 @@ def test_canary_secrets_never_leak(stack: Stack, tmp_path: Path) -> None:
         "-rA",
         "--tb=long",
         "--showlocals",
+        "-p",
+        "selftests.obtained_plugin",
         extra_env={
+            "SELFTEST_OBTAINED": str(obtained_file),
             "CANARY_WEBHOOK_SECRET": hook_canary,
             "CANARY_DATABASE_URL": urlunsplit(dsn._replace(netloc=netloc)),
             "CANARY_SMTP_PASSWORD": smtp_canary,
@@ -150,7 +154,13 @@ def test_canary_secrets_never_leak(stack: Stack, tmp_path: Path) -> None:
     _, _, pdf = render_in_browser(html)
     outputs["the PDF"] = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "DB-01" in outputs["the PDF"]
+    # What the run obtained by logging in: the session's cookies and its token (a JWT), redacted like the file's.
+    obtained = json.loads(obtained_file.read_text())
+    assert len(obtained) >= 2 and any(value.count(".") == 2 for value in obtained), "the run logged in and got a token"
+    assert "canary: the session's credentials are ***" in run.out, "AUTH-05 printed them (the plugin's canary)"
     for name, text in outputs.items():
+        for value in obtained:
+            assert value not in text, f"a credential the login obtained leaked into {name}"
         assert hook_canary not in text, f"the webhook secret leaked into {name}"
         assert password_canary not in text, f"the DSN password leaked into {name}"
         assert smtp_canary not in text, f"the SMTP password leaked into {name}"
