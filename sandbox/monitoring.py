@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,27 +102,54 @@ class Monitoring:
         """Both servers, ready; the API's target is added by scrape_api."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.api_targets.write_text("[]")
-        own = self.knobs.alertmanager and not self.knobs.alertmanager_at
-        started = [self._start_alertmanager(supervisor, deadline)] if own else []
+        started = []
+        if self.knobs.alertmanager and not self.knobs.alertmanager_at:
+            config = self.directory / "alertmanager.yml"
+            # Nowhere to send to: the sandbox never notifies anyone; a route and a receiver make it valid.
+            config.write_text(yaml.safe_dump({"route": {"receiver": "nobody"}, "receivers": [{"name": "nobody"}]}))
+            storage = f"--storage.path={self.directory / 'alertmanager'}"
+            manager, self.alertmanager_port = self._serve(
+                supervisor,
+                deadline,
+                "prometheus-alertmanager",
+                lambda _: [f"--config.file={config}", storage, "--cluster.listen-address="],
+            )
+            started.append(manager)
+
+        def prometheus_flags(port: int) -> list[str]:
+            self.prometheus_port = port  # its own scrape job names it
+            tsdb = self.directory / "tsdb"
+            return [
+                f"--config.file={self._write_prometheus()}",
+                f"--storage.tsdb.path={tsdb}",
+                "--storage.tsdb.retention.time=1h",
+            ]
+
+        self.prometheus, self.prometheus_port = self._serve(supervisor, deadline, "prometheus", prometheus_flags)
+        return [self.prometheus, *started]
+
+    def _serve(
+        self, supervisor: Supervisor, deadline: float, command: str, flags: Callable[[int], list[str]]
+    ) -> tuple[Process, int]:
+        """Debian's `prometheus` or `prometheus-alertmanager` on a free port, answering /-/ready (a port lost to
+        another process is drawn again)."""
+        binary = shutil.which(command) or f"/usr/bin/{command}"
+        label = command.removeprefix("prometheus-")  # prometheus, alertmanager
+        port = 0
 
         def launch() -> Process:
-            self.prometheus_port = free_port()
-            config = self._write_prometheus()
-            binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+            nonlocal port
+            port = free_port()
             argv = [
                 binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={self.directory / 'tsdb'}",
-                f"--web.listen-address={HOST}:{self.prometheus_port}",
-                "--storage.tsdb.retention.time=1h",
+                *flags(port),
+                f"--web.listen-address={HOST}:{port}",
                 "--log.level=warn",
             ]
-            return supervisor.spawn(f"prometheus {self.name}", argv, self.directory / "prometheus.log")
+            return supervisor.spawn(f"{label} {self.name}", argv, self.directory / f"{label}.log")
 
-        self.prometheus = supervisor.spawn_retrying(
-            launch, lambda p: p.wait_until(lambda: _ready(self.prometheus_port), deadline, "ready")
-        )
-        return [self.prometheus, *started]
+        process = supervisor.spawn_retrying(launch, lambda p: p.wait_until(lambda: _ready(port), deadline, "ready"))
+        return process, port
 
     def scrape_api(self, app_port: int, deadline: float) -> None:
         """Add the API's /metrics as the `api` job's target; return once every target is scraped and every rule
@@ -132,28 +160,6 @@ class Monitoring:
         staged.replace(self.api_targets)  # whole, or not at all: Prometheus watches the file
         self.prometheus.wait_until(
             lambda: _settled(self.prometheus_port, self.targets), deadline, "a first scrape and evaluation"
-        )
-
-    def _start_alertmanager(self, supervisor: Supervisor, deadline: float) -> Process:
-        config = self.directory / "alertmanager.yml"
-        # Nowhere to send to: the sandbox never notifies anyone; a route and a receiver make it valid.
-        config.write_text(yaml.safe_dump({"route": {"receiver": "nobody"}, "receivers": [{"name": "nobody"}]}))
-
-        def launch() -> Process:
-            self.alertmanager_port = free_port()
-            binary = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
-            argv = [
-                binary,
-                f"--config.file={config}",
-                f"--storage.path={self.directory / 'alertmanager'}",
-                f"--web.listen-address={HOST}:{self.alertmanager_port}",
-                "--cluster.listen-address=",
-                "--log.level=warn",
-            ]
-            return supervisor.spawn(f"alertmanager {self.name}", argv, self.directory / "alertmanager.log")
-
-        return supervisor.spawn_retrying(
-            launch, lambda p: p.wait_until(lambda: _ready(self.alertmanager_port), deadline, "ready")
         )
 
     def _write_prometheus(self) -> Path:
